@@ -1,0 +1,137 @@
+package v1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Name limits. Every object pgo derives from a cluster, a replica or a
+// schedule is named by appending a short suffix, and several of those names
+// end up in label values (63 characters at most):
+//
+//   - an instance is "<cluster>-<4 characters>": 40+5 = 45;
+//   - its StatefulSet has the instance's name and labels its revisions
+//     "<statefulset>-<hash of up to 10 characters>": 52+11 = 63, so an
+//     instance (a PGReplica) is at most 52 characters;
+//   - cluster objects are "<cluster>-<suffix>" with suffixes of at most 12
+//     characters ("-replica", "-pgbouncer", "-repo-host", "-leader") and
+//     backup Jobs "<cluster>-backup-<5 characters>": 40+13 = 53;
+//   - a schedule's tasks are "<schedule>-<10 digit timestamp>": 52+11 = 63.
+const (
+	// MaxClusterNameLength is the longest PGCluster name.
+	MaxClusterNameLength = 40
+	// MaxInstanceNameLength is the longest PGReplica (instance) name.
+	MaxInstanceNameLength = 52
+	// MaxScheduleNameLength is the longest PGSchedule name.
+	MaxScheduleNameLength = 52
+	// MaxTaskNameLength is the longest PGTask name: a task's Job shares it.
+	MaxTaskNameLength = 63
+)
+
+// PGStorage is a volume for one role: primary data, replica data, WAL or a
+// backup repository. pgo creates one PersistentVolumeClaim per instance from it.
+//
+// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self.size)) || quantity(string(self.size)).isGreaterThan(quantity('0'))",message="size must be greater than zero, such as 1Gi",fieldPath=".size"
+// +kubebuilder:validation:XValidation:rule="quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="size may grow but not shrink: PersistentVolumeClaims cannot be made smaller",fieldPath=".size"
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storageClassName cannot change after creation: existing volumes keep their class",fieldPath=".storageClassName"
+// +kubebuilder:validation:XValidation:rule="self.accessMode == oldSelf.accessMode",message="accessMode cannot change after creation: PersistentVolumeClaims keep their access mode",fieldPath=".accessMode"
+type PGStorage struct {
+	// StorageClassName is the StorageClass of the volumes; the cluster's
+	// default StorageClass when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// Size is the requested capacity, such as 10Gi. It may grow (when the
+	// StorageClass allows expansion) but not shrink.
+	// +required
+	Size resource.Quantity `json:"size"`
+
+	// AccessMode of the volumes.
+	// +optional
+	// +kubebuilder:default=ReadWriteOnce
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadWriteMany;ReadWriteOncePod
+	AccessMode corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
+}
+
+// NodeAffinityType says whether a node preference must hold.
+// +kubebuilder:validation:Enum=preferred;required
+type NodeAffinityType string
+
+// Node affinity types.
+const (
+	NodeAffinityPreferred NodeAffinityType = "preferred"
+	NodeAffinityRequired  NodeAffinityType = "required"
+)
+
+// PGNodeAffinity places instances on nodes that carry a label, as
+// `pgo create cluster --node-label=key=value --node-affinity-type=...` does.
+type PGNodeAffinity struct {
+	// Key of the node label, such as topology.kubernetes.io/zone.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	Key string `json:"key"`
+
+	// Value the label must have.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`
+	Value string `json:"value"`
+
+	// Type is "preferred" (schedule elsewhere when no such node has room) or
+	// "required" (stay pending until one has).
+	// +optional
+	// +kubebuilder:default=preferred
+	Type NodeAffinityType `json:"type,omitempty"`
+}
+
+// BackupType is a pgBackRest backup type.
+// +kubebuilder:validation:Enum=full;diff;incr
+type BackupType string
+
+// Backup types.
+const (
+	BackupFull         BackupType = "full"
+	BackupDifferential BackupType = "diff"
+	BackupIncremental  BackupType = "incr"
+)
+
+// RecoveryTargetType is the kind of point a restore stops at.
+// +kubebuilder:validation:Enum=time;xid;lsn;name;immediate
+type RecoveryTargetType string
+
+// Recovery target types, as PostgreSQL's recovery_target_* settings.
+const (
+	RecoveryTargetTime      RecoveryTargetType = "time"
+	RecoveryTargetXID       RecoveryTargetType = "xid"
+	RecoveryTargetLSN       RecoveryTargetType = "lsn"
+	RecoveryTargetName      RecoveryTargetType = "name"
+	RecoveryTargetImmediate RecoveryTargetType = "immediate"
+)
+
+// PGRecoveryTarget is the point in time (or transaction, LSN, named restore
+// point) a restore replays WAL up to.
+//
+// +kubebuilder:validation:XValidation:rule="self.type == 'immediate' ? !has(self.value) : has(self.value)",message="value is required for targets of type time, xid, lsn and name, and must be left out for immediate",fieldPath=".value"
+// +kubebuilder:validation:XValidation:rule="self.type != 'lsn' || !has(self.value) || self.value.matches('^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$')",message="an lsn target looks like 0/3000060",fieldPath=".value"
+// +kubebuilder:validation:XValidation:rule="self.type != 'xid' || !has(self.value) || self.value.matches('^[0-9]{1,20}$')",message="an xid target is a transaction number, such as 1234",fieldPath=".value"
+type PGRecoveryTarget struct {
+	// Type of the target.
+	// +required
+	Type RecoveryTargetType `json:"type"`
+
+	// Value of the target: a timestamp such as "2026-11-27 11:59:59+00"
+	// (time), a transaction number (xid), an LSN such as 0/3000060 (lsn) or a
+	// restore point name (name).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Value string `json:"value,omitempty"`
+
+	// Exclusive stops just before the target instead of just after it.
+	// +optional
+	Exclusive bool `json:"exclusive,omitempty"`
+}

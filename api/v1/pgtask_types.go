@@ -1,0 +1,333 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PGTask is one operation on a cluster (a backup, a restore, a switchover …),
+// run by the controller in timed steps under a workflow id. A task does not
+// change once created; to run an operation again, create another task.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:shortName=pgt;pgtask,categories=pgo
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Workflow",type=string,JSONPath=`.status.workflowID`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: the task's Job shares its name"
+type PGTask struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec PGTaskSpec `json:"spec"`
+
+	// +optional
+	Status PGTaskStatus `json:"status,omitempty"`
+}
+
+// TaskType is the operation a PGTask runs.
+// +kubebuilder:validation:Enum=backup;restore;clone;switchover;failover;restart;upgrade;applyPolicy;deleteData
+type TaskType string
+
+// Task types.
+const (
+	TaskBackup      TaskType = "backup"
+	TaskRestore     TaskType = "restore"
+	TaskClone       TaskType = "clone"
+	TaskSwitchover  TaskType = "switchover"
+	TaskFailover    TaskType = "failover"
+	TaskRestart     TaskType = "restart"
+	TaskUpgrade     TaskType = "upgrade"
+	TaskApplyPolicy TaskType = "applyPolicy"
+	TaskDeleteData  TaskType = "deleteData"
+)
+
+// PGTaskSpec is the operation to run. Only the parameters of its type may be
+// given.
+//
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a task cannot change once created; create a new PGTask"
+// +kubebuilder:validation:XValidation:rule="!has(self.backup) || self.type == 'backup'",message="backup is only for tasks of type backup",fieldPath=".backup"
+// +kubebuilder:validation:XValidation:rule="!has(self.restore) || self.type == 'restore'",message="restore is only for tasks of type restore",fieldPath=".restore"
+// +kubebuilder:validation:XValidation:rule="!has(self.clone) || self.type == 'clone'",message="clone is only for tasks of type clone",fieldPath=".clone"
+// +kubebuilder:validation:XValidation:rule="!has(self.switchover) || self.type == 'switchover'",message="switchover is only for tasks of type switchover",fieldPath=".switchover"
+// +kubebuilder:validation:XValidation:rule="!has(self.failover) || self.type == 'failover'",message="failover is only for tasks of type failover",fieldPath=".failover"
+// +kubebuilder:validation:XValidation:rule="!has(self.restart) || self.type == 'restart'",message="restart is only for tasks of type restart",fieldPath=".restart"
+// +kubebuilder:validation:XValidation:rule="!has(self.upgrade) || self.type == 'upgrade'",message="upgrade is only for tasks of type upgrade",fieldPath=".upgrade"
+// +kubebuilder:validation:XValidation:rule="!has(self.applyPolicy) || self.type == 'applyPolicy'",message="applyPolicy is only for tasks of type applyPolicy",fieldPath=".applyPolicy"
+// +kubebuilder:validation:XValidation:rule="!has(self.deleteData) || self.type == 'deleteData'",message="deleteData is only for tasks of type deleteData",fieldPath=".deleteData"
+// +kubebuilder:validation:XValidation:rule="self.type != 'clone' || has(self.clone)",message="a clone task needs clone.targetClusterName",fieldPath=".clone"
+// +kubebuilder:validation:XValidation:rule="self.type != 'failover' || (has(self.failover) && has(self.failover.candidate))",message="a failover task needs failover.candidate: the replica to promote",fieldPath=".failover"
+// +kubebuilder:validation:XValidation:rule="self.type != 'upgrade' || has(self.upgrade)",message="an upgrade task needs upgrade.postgresVersion",fieldPath=".upgrade"
+// +kubebuilder:validation:XValidation:rule="self.type != 'applyPolicy' || has(self.applyPolicy)",message="an applyPolicy task needs applyPolicy.policyName",fieldPath=".applyPolicy"
+type PGTaskSpec struct {
+	// ClusterName is the PGCluster the task works on.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	ClusterName string `json:"clusterName"`
+
+	// Type of the operation.
+	// +required
+	Type TaskType `json:"type"`
+
+	// Backup parameters.
+	// +optional
+	Backup *PGBackupParameters `json:"backup,omitempty"`
+
+	// Restore parameters: restore the cluster in place.
+	// +optional
+	Restore *PGRestoreParameters `json:"restore,omitempty"`
+
+	// Clone parameters: create a new cluster from this one's backups.
+	// +optional
+	Clone *PGCloneParameters `json:"clone,omitempty"`
+
+	// Switchover parameters: hand the primary role over in an orderly way.
+	// +optional
+	Switchover *PGSwitchoverParameters `json:"switchover,omitempty"`
+
+	// Failover parameters: promote a replica now, whatever the primary's
+	// state.
+	// +optional
+	Failover *PGSwitchoverParameters `json:"failover,omitempty"`
+
+	// Restart parameters.
+	// +optional
+	Restart *PGRestartParameters `json:"restart,omitempty"`
+
+	// Upgrade parameters: a major PostgreSQL upgrade.
+	// +optional
+	Upgrade *PGUpgradeParameters `json:"upgrade,omitempty"`
+
+	// ApplyPolicy parameters: run a PGPolicy's SQL on the cluster.
+	// +optional
+	ApplyPolicy *PGApplyPolicyParameters `json:"applyPolicy,omitempty"`
+
+	// DeleteData parameters: remove a deleted cluster's volumes and backups.
+	// +optional
+	DeleteData *PGDeleteDataParameters `json:"deleteData,omitempty"`
+}
+
+// PGBackupParameters is a pgBackRest backup.
+type PGBackupParameters struct {
+	// Type is full (the default), diff or incr.
+	// +optional
+	// +kubebuilder:default=full
+	Type BackupType `json:"type,omitempty"`
+
+	// RepoName is the repository to back up to.
+	// +optional
+	// +kubebuilder:default=repo1
+	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
+	RepoName string `json:"repoName,omitempty"`
+
+	// Options are more `pgbackrest backup` options, such as --start-fast.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
+	Options []string `json:"options,omitempty"`
+}
+
+// PGRestoreParameters is an in-place restore: the cluster is stopped, its
+// primary restored, and its replicas re-cloned.
+type PGRestoreParameters struct {
+	// RepoName is the repository to restore from.
+	// +optional
+	// +kubebuilder:default=repo1
+	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
+	RepoName string `json:"repoName,omitempty"`
+
+	// Target restores to a point in time; to the end of the WAL when left
+	// out.
+	// +optional
+	Target *PGRecoveryTarget `json:"target,omitempty"`
+
+	// Options are more `pgbackrest restore` options, such as --set=<label>.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
+	Options []string `json:"options,omitempty"`
+}
+
+// PGCloneParameters creates a new cluster from a cluster's backups.
+type PGCloneParameters struct {
+	// TargetClusterName is the new cluster's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	TargetClusterName string `json:"targetClusterName"`
+
+	// RepoName is the repository to restore from.
+	// +optional
+	// +kubebuilder:default=repo1
+	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
+	RepoName string `json:"repoName,omitempty"`
+
+	// Target clones the cluster as it was at a point in time.
+	// +optional
+	Target *PGRecoveryTarget `json:"target,omitempty"`
+}
+
+// PGSwitchoverParameters picks the instances of a switchover or failover.
+type PGSwitchoverParameters struct {
+	// Candidate is the replica to promote; for a switchover, the healthiest
+	// replica when left out.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=52
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Candidate string `json:"candidate,omitempty"`
+
+	// ScheduledAt runs a switchover at a later time.
+	// +optional
+	ScheduledAt *metav1.Time `json:"scheduledAt,omitempty"`
+}
+
+// PGRestartParameters restarts PostgreSQL.
+type PGRestartParameters struct {
+	// Instances to restart; every instance (replicas first) when empty.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=33
+	// +kubebuilder:validation:items:MaxLength=52
+	// +kubebuilder:validation:items:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Instances []string `json:"instances,omitempty"`
+}
+
+// PGUpgradeParameters upgrades PostgreSQL to a newer major version with
+// pg_upgrade.
+type PGUpgradeParameters struct {
+	// PostgresVersion to upgrade to.
+	// +required
+	// +kubebuilder:validation:Minimum=14
+	// +kubebuilder:validation:Maximum=17
+	PostgresVersion int32 `json:"postgresVersion"`
+
+	// Image with the new version; the operator's default image for that
+	// version when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+}
+
+// PGApplyPolicyParameters runs a PGPolicy on a cluster.
+type PGApplyPolicyParameters struct {
+	// PolicyName is the PGPolicy, in the cluster's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	PolicyName string `json:"policyName"`
+
+	// Database to run it in; the policy's database, else the cluster's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
+	Database string `json:"database,omitempty"`
+}
+
+// PGDeleteDataParameters removes what a deleted cluster left behind.
+type PGDeleteDataParameters struct {
+	// KeepData keeps the instances' volumes.
+	// +optional
+	KeepData bool `json:"keepData,omitempty"`
+
+	// KeepBackups keeps the backup repositories.
+	// +optional
+	KeepBackups bool `json:"keepBackups,omitempty"`
+}
+
+// TaskPhase is where a task or one of its steps is.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
+type TaskPhase string
+
+// Task phases.
+const (
+	TaskPending   TaskPhase = "Pending"
+	TaskRunning   TaskPhase = "Running"
+	TaskSucceeded TaskPhase = "Succeeded"
+	TaskFailed    TaskPhase = "Failed"
+)
+
+// PGTaskStatus is the task's progress.
+type PGTaskStatus struct {
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase of the task.
+	// +optional
+	Phase TaskPhase `json:"phase,omitempty"`
+
+	// WorkflowID identifies the operation for `pgo show workflow`.
+	// +optional
+	WorkflowID string `json:"workflowID,omitempty"`
+
+	// StartTime is when the task started running.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime is when the task succeeded or failed.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// Steps of the workflow, in order, with their times.
+	// +optional
+	// +listType=atomic
+	Steps []PGTaskStep `json:"steps,omitempty"`
+
+	// Message says why the task failed, or what it is waiting for.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// Conditions of the task.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// PGTaskStep is one timed step of a task's workflow.
+type PGTaskStep struct {
+	// Name of the step, such as "backup started".
+	// +required
+	Name string `json:"name"`
+
+	// Phase of the step.
+	// +optional
+	Phase TaskPhase `json:"phase,omitempty"`
+
+	// StartTime of the step.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime of the step.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// Message about the step.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// PGTaskList is a list of PGTasks.
+type PGTaskList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PGTask `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PGTask{}, &PGTaskList{})
+}

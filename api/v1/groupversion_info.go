@@ -10,8 +10,9 @@
 package v1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -19,8 +20,20 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "pgo.dev", Version: "v1"}
 
 	// SchemeBuilder registers the pgo types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the pgo types to a runtime.Scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+func addKnownTypes(scheme *runtime.Scheme) error {
+	scheme.AddKnownTypes(GroupVersion,
+		&PGCluster{}, &PGClusterList{},
+		&PGReplica{}, &PGReplicaList{},
+		&PGTask{}, &PGTaskList{},
+		&PGPolicy{}, &PGPolicyList{},
+		&PGSchedule{}, &PGScheduleList{},
+	)
+	metav1.AddToGroupVersion(scheme, GroupVersion)
+	return nil
+}

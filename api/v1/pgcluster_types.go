@@ -725,7 +725,3 @@ type PGClusterList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PGCluster `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PGCluster{}, &PGClusterList{})
-}

@@ -77,7 +77,3 @@ type PGPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PGPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PGPolicy{}, &PGPolicyList{})
-}

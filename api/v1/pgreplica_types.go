@@ -104,7 +104,3 @@ type PGReplicaList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PGReplica `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PGReplica{}, &PGReplicaList{})
-}

@@ -126,7 +126,3 @@ type PGScheduleList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PGSchedule `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PGSchedule{}, &PGScheduleList{})
-}

@@ -327,7 +327,3 @@ type PGTaskList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PGTask `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PGTask{}, &PGTaskList{})
-}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"pgo.dev/pgo/internal/kubescheme"
+	"pgo.dev/pgo/internal/version"
+)
+
+// newControllerCommand runs the controller-runtime manager that hosts pgo's
+// reconcilers.
+func newControllerCommand() *cobra.Command {
+	var (
+		metricsAddr, probeAddr, namespace string
+		leaderElect                       bool
+		zapOptions                        = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller manager",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
+			log := ctrl.Log.WithName("controller")
+
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("finding the Kubernetes API (set KUBECONFIG or run in a pod): %w", err)
+			}
+			mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+				Scheme:                  kubescheme.Scheme,
+				Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+				HealthProbeBindAddress:  probeAddr,
+				LeaderElection:          leaderElect,
+				LeaderElectionID:        "pgo-controller",
+				LeaderElectionNamespace: namespace,
+			})
+			if err != nil {
+				return fmt.Errorf("creating the controller manager: %w", err)
+			}
+			if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+				return fmt.Errorf("adding the health check: %w", err)
+			}
+			if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+				return fmt.Errorf("adding the readiness check: %w", err)
+			}
+
+			log.Info("starting", "version", version.Version, "leaderElection", leaderElect)
+			return mgr.Start(cmd.Context())
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the manager's metrics endpoint; 0 turns it off")
+	flags.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the /healthz and /readyz endpoints")
+	flags.BoolVar(&leaderElect, "leader-elect", false, "elect one active controller among replicas with a Lease")
+	flags.StringVar(&namespace, "leader-election-namespace", "pgo", "namespace of the leader election Lease")
+	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	zapOptions.BindFlags(logFlags)
+	flags.AddGoFlagSet(logFlags)
+	return cmd
+}

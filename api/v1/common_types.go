@@ -39,9 +39,7 @@ type PGStorage struct {
 	// StorageClassName is the StorageClass of the volumes; the cluster's
 	// default StorageClass when empty.
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	StorageClassName *string `json:"storageClassName,omitempty"`
+	StorageClassName *ObjectName `json:"storageClassName,omitempty"`
 
 	// Size is the requested capacity, such as 10Gi. It may grow (when the
 	// StorageClass allows expansion) but not shrink.
@@ -135,3 +133,53 @@ type PGRecoveryTarget struct {
 	// +optional
 	Exclusive bool `json:"exclusive,omitempty"`
 }
+
+// ClusterName is the name of a PGCluster. See MaxClusterNameLength.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=40
+// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+type ClusterName string
+
+// InstanceName is the name of an instance: a PGReplica, or a cluster's first
+// instance. See MaxInstanceNameLength.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=52
+// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+type InstanceName string
+
+// ObjectName is the name of a Kubernetes object such as a Secret, a ConfigMap,
+// a StorageClass or a PGPolicy: a DNS subdomain.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+type ObjectName string
+
+// RepoName is the name of a pgBackRest repository: repo1 to repo4.
+// +kubebuilder:validation:Pattern=`^repo[1-4]$`
+type RepoName string
+
+// DatabaseName is the name of a PostgreSQL database.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
+type DatabaseName string
+
+// RoleName is the name of a PostgreSQL user that pgo manages for the user. It
+// also names the user's Secret, hence lowercase.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9_-]*$`
+// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'replicator', 'pgbouncer', 'ccp_monitoring', 'pgbackrest'])",message="must not be one of the users pgo manages itself: postgres, replicator, pgbouncer, ccp_monitoring, pgbackrest"
+type RoleName string
+
+// PgBackRestOptions are more long options for a pgbackrest command, such as
+// --start-fast or --set=20261127-010000F.
+// +listType=atomic
+// +kubebuilder:validation:MaxItems=32
+// +kubebuilder:validation:items:MaxLength=256
+// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
+type PgBackRestOptions []string
+
+// Resources are the CPU and memory requests and limits of a container.
+// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
+type Resources corev1.ResourceRequirements

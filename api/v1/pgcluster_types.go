@@ -75,19 +75,14 @@ type PGClusterSpec struct {
 	// Database is the application database created with the cluster; the
 	// cluster's name when empty.
 	// +optional
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
-	Database string `json:"database,omitempty"`
+	Database DatabaseName `json:"database,omitempty"`
 
 	// User is the application user created with the cluster, owner of the
 	// database. More users go in users.
 	// +optional
 	// +kubebuilder:default=testuser
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9_-]*$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="user cannot change after the cluster is created; add users in users"
-	// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'replicator', 'pgbouncer', 'ccp_monitoring', 'pgbackrest'])",message="user must not be one of the users pgo manages itself: postgres, replicator, pgbouncer, ccp_monitoring, pgbackrest"
-	User string `json:"user,omitempty"`
+	User RoleName `json:"user,omitempty"`
 
 	// PasswordType is how passwords are stored and checked.
 	// +optional
@@ -105,8 +100,7 @@ type PGClusterSpec struct {
 	// may override them). Changing them rolls the replicas, switches over and
 	// then restarts the old primary.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
 
 	// PrimaryStorage is the data volume of the first instance.
 	// +required
@@ -217,19 +211,13 @@ const (
 type PGUser struct {
 	// Name of the role.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9_-]*$`
-	// +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'replicator', 'pgbouncer', 'ccp_monitoring', 'pgbackrest'])",message="name must not be one of the users pgo manages itself: postgres, replicator, pgbouncer, ccp_monitoring, pgbackrest"
-	Name string `json:"name"`
+	Name RoleName `json:"name"`
 
 	// Databases the user may connect to and create objects in.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:items:MaxLength=63
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
-	Databases []string `json:"databases,omitempty"`
+	Databases []DatabaseName `json:"databases,omitempty"`
 
 	// Options are role attributes in upper case, separated by spaces, such
 	// as "CREATEDB NOINHERIT" or "CONNECTION LIMIT 10". LOGIN is implied.
@@ -311,22 +299,16 @@ type PGTLSSpec struct {
 	// CASecret is a Secret with the CA certificate (key ca.crt) that signed
 	// the server and client certificates.
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	CASecret string `json:"caSecret,omitempty"`
+	CASecret ObjectName `json:"caSecret,omitempty"`
 
 	// TLSSecret is a kubernetes.io/tls Secret with the server certificate.
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	TLSSecret string `json:"tlsSecret,omitempty"`
+	TLSSecret ObjectName `json:"tlsSecret,omitempty"`
 
 	// ReplicationTLSSecret is a kubernetes.io/tls Secret with the client
 	// certificate replicas authenticate with; pgo issues one when left out.
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	ReplicationTLSSecret string `json:"replicationTLSSecret,omitempty"`
+	ReplicationTLSSecret ObjectName `json:"replicationTLSSecret,omitempty"`
 
 	// TLSOnly refuses connections that do not use TLS.
 	// +optional
@@ -343,9 +325,7 @@ type PGMonitoringSpec struct {
 	// CustomQueries is a ConfigMap whose key queries.yaml holds more
 	// queries, in the postgres_exporter format.
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	CustomQueries string `json:"customQueries,omitempty"`
+	CustomQueries ObjectName `json:"customQueries,omitempty"`
 }
 
 // PGBouncerSpec runs PgBouncer in front of the primary, behind the Service
@@ -360,8 +340,7 @@ type PGBouncerSpec struct {
 
 	// Resources of the PgBouncer container.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
 
 	// ServiceType of the PgBouncer Service.
 	// +optional
@@ -405,8 +384,7 @@ type PGBackupsSpec struct {
 
 	// Resources of the repository host and of backup Jobs.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
 }
 
 // PGBackupRepo is one pgBackRest repository: a volume or an S3 bucket.
@@ -415,8 +393,7 @@ type PGBackupsSpec struct {
 type PGBackupRepo struct {
 	// Name of the repository in pgBackRest: repo1, repo2, repo3 or repo4.
 	// +required
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	Name string `json:"name"`
+	Name RepoName `json:"name"`
 
 	// Volume keeps the repository on a PersistentVolumeClaim mounted by the
 	// repository host.
@@ -487,10 +464,7 @@ type PGS3Repo struct {
 	// CredentialsSecret is a Secret in the cluster's namespace with the keys
 	// s3-key and s3-key-secret.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	CredentialsSecret string `json:"credentialsSecret"`
+	CredentialsSecret ObjectName `json:"credentialsSecret"`
 }
 
 // RetentionType is how full backups are counted for retention.
@@ -531,16 +505,12 @@ type PGDataSource struct {
 	// ClusterName is the cluster (in the same namespace) whose repository
 	// holds the backups.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	ClusterName string `json:"clusterName"`
+	ClusterName ClusterName `json:"clusterName"`
 
 	// RepoName is the repository to restore from.
 	// +optional
 	// +kubebuilder:default=repo1
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	RepoName string `json:"repoName,omitempty"`
+	RepoName RepoName `json:"repoName,omitempty"`
 
 	// Target restores to a point in time; to the end of the WAL when left
 	// out.
@@ -549,11 +519,7 @@ type PGDataSource struct {
 
 	// Options are more `pgbackrest restore` options, such as --set=<label>.
 	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:items:MaxLength=256
-	// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
-	Options []string `json:"options,omitempty"`
+	Options PgBackRestOptions `json:"options,omitempty"`
 }
 
 // PGStandbySpec runs a cluster as a standby of another one.
@@ -568,8 +534,7 @@ type PGStandbySpec struct {
 	// RepoName is a repository in backups.repos that the primary cluster
 	// archives its WAL to.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	RepoName string `json:"repoName,omitempty"`
+	RepoName RepoName `json:"repoName,omitempty"`
 
 	// Host of the primary cluster to stream WAL from.
 	// +optional

@@ -34,9 +34,7 @@ type PGPolicySpec struct {
 	// Database to run the SQL in; each cluster's application database when
 	// empty.
 	// +optional
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
-	Database string `json:"database,omitempty"`
+	Database DatabaseName `json:"database,omitempty"`
 }
 
 // PGPolicyStatus lists where the policy was applied.
@@ -58,7 +56,7 @@ type PGPolicyStatus struct {
 type PGPolicyApplication struct {
 	// ClusterName is the cluster the policy was applied to.
 	// +required
-	ClusterName string `json:"clusterName"`
+	ClusterName ClusterName `json:"clusterName"`
 
 	// Time of the last successful application.
 	// +required

@@ -35,11 +35,8 @@ type PGReplica struct {
 type PGReplicaSpec struct {
 	// ClusterName is the PGCluster this replica belongs to.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="clusterName cannot change: a replica belongs to one cluster"
-	ClusterName string `json:"clusterName"`
+	ClusterName ClusterName `json:"clusterName"`
 
 	// Storage of this replica's data volume; the cluster's replicaStorage
 	// when left out.
@@ -49,8 +46,7 @@ type PGReplicaSpec struct {
 	// Resources of this replica's PostgreSQL container; the cluster's when
 	// left out.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
-	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources *Resources `json:"resources,omitempty"`
 
 	// NodeAffinity places this replica on nodes with a label; the cluster's
 	// when left out.

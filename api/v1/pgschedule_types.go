@@ -46,10 +46,7 @@ const (
 type PGScheduleSpec struct {
 	// ClusterName is the PGCluster to run on.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	ClusterName string `json:"clusterName"`
+	ClusterName ClusterName `json:"clusterName"`
 
 	// Schedule in cron format: five fields (minute, hour, day of month,
 	// month, day of week), such as "0 1 * * *", or a descriptor such as

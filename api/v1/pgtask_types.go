@@ -65,10 +65,7 @@ const (
 type PGTaskSpec struct {
 	// ClusterName is the PGCluster the task works on.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	ClusterName string `json:"clusterName"`
+	ClusterName ClusterName `json:"clusterName"`
 
 	// Type of the operation.
 	// +required
@@ -122,16 +119,11 @@ type PGBackupParameters struct {
 	// RepoName is the repository to back up to.
 	// +optional
 	// +kubebuilder:default=repo1
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	RepoName string `json:"repoName,omitempty"`
+	RepoName RepoName `json:"repoName,omitempty"`
 
 	// Options are more `pgbackrest backup` options, such as --start-fast.
 	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:items:MaxLength=256
-	// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
-	Options []string `json:"options,omitempty"`
+	Options PgBackRestOptions `json:"options,omitempty"`
 }
 
 // PGRestoreParameters is an in-place restore: the cluster is stopped, its
@@ -140,8 +132,7 @@ type PGRestoreParameters struct {
 	// RepoName is the repository to restore from.
 	// +optional
 	// +kubebuilder:default=repo1
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	RepoName string `json:"repoName,omitempty"`
+	RepoName RepoName `json:"repoName,omitempty"`
 
 	// Target restores to a point in time; to the end of the WAL when left
 	// out.
@@ -150,27 +141,19 @@ type PGRestoreParameters struct {
 
 	// Options are more `pgbackrest restore` options, such as --set=<label>.
 	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:items:MaxLength=256
-	// +kubebuilder:validation:items:Pattern=`^--[a-z][a-z0-9-]*(=.*)?$`
-	Options []string `json:"options,omitempty"`
+	Options PgBackRestOptions `json:"options,omitempty"`
 }
 
 // PGCloneParameters creates a new cluster from a cluster's backups.
 type PGCloneParameters struct {
 	// TargetClusterName is the new cluster's name.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	TargetClusterName string `json:"targetClusterName"`
+	TargetClusterName ClusterName `json:"targetClusterName"`
 
 	// RepoName is the repository to restore from.
 	// +optional
 	// +kubebuilder:default=repo1
-	// +kubebuilder:validation:Pattern=`^repo[1-4]$`
-	RepoName string `json:"repoName,omitempty"`
+	RepoName RepoName `json:"repoName,omitempty"`
 
 	// Target clones the cluster as it was at a point in time.
 	// +optional
@@ -182,10 +165,7 @@ type PGSwitchoverParameters struct {
 	// Candidate is the replica to promote; for a switchover, the healthiest
 	// replica when left out.
 	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=52
-	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	Candidate string `json:"candidate,omitempty"`
+	Candidate InstanceName `json:"candidate,omitempty"`
 
 	// ScheduledAt runs a switchover at a later time.
 	// +optional
@@ -198,9 +178,7 @@ type PGRestartParameters struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=33
-	// +kubebuilder:validation:items:MaxLength=52
-	// +kubebuilder:validation:items:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	Instances []string `json:"instances,omitempty"`
+	Instances []InstanceName `json:"instances,omitempty"`
 }
 
 // PGUpgradeParameters upgrades PostgreSQL to a newer major version with
@@ -223,16 +201,11 @@ type PGUpgradeParameters struct {
 type PGApplyPolicyParameters struct {
 	// PolicyName is the PGPolicy, in the cluster's namespace.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	PolicyName string `json:"policyName"`
+	PolicyName ObjectName `json:"policyName"`
 
 	// Database to run it in; the policy's database, else the cluster's.
 	// +optional
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$-]*$`
-	Database string `json:"database,omitempty"`
+	Database DatabaseName `json:"database,omitempty"`
 }
 
 // PGDeleteDataParameters removes what a deleted cluster left behind.

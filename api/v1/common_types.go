@@ -14,9 +14,10 @@ import (
 //     "<statefulset>-<hash of up to 10 characters>": 52+11 = 63, so an
 //     instance (a PGReplica) is at most 52 characters;
 //   - cluster objects are "<cluster>-<suffix>" with suffixes of at most 12
-//     characters ("-replica", "-pgbouncer", "-repo-host", "-leader") and
-//     backup Jobs "<cluster>-backup-<5 characters>": 40+13 = 53;
-//   - a schedule's tasks are "<schedule>-<10 digit timestamp>": 52+11 = 63.
+//     characters ("-replica", "-pgbouncer", "-repo-host", "-leader");
+//   - a task's Job has the task's name (63 at most): `pgo backup` names its
+//     tasks "<cluster>-backup-<5 characters>" (40+13 = 53), and a schedule
+//     names its tasks "<schedule>-<10 digit timestamp>" (52+11 = 63).
 const (
 	// MaxClusterNameLength is the longest PGCluster name.
 	MaxClusterNameLength = 40
@@ -36,10 +37,13 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storageClassName cannot change after creation: existing volumes keep their class",fieldPath=".storageClassName"
 // +kubebuilder:validation:XValidation:rule="self.accessMode == oldSelf.accessMode",message="accessMode cannot change after creation: PersistentVolumeClaims keep their access mode",fieldPath=".accessMode"
 type PGStorage struct {
-	// StorageClassName is the StorageClass of the volumes; the cluster's
-	// default StorageClass when empty.
+	// StorageClassName is the StorageClass of the volumes: the cluster's
+	// default StorageClass when left out, and no class (pre-provisioned
+	// volumes only) when "".
 	// +optional
-	StorageClassName *ObjectName `json:"storageClassName,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
+	StorageClassName *string `json:"storageClassName,omitempty"`
 
 	// Size is the requested capacity, such as 10Gi. It may grow (when the
 	// StorageClass allows expansion) but not shrink.
@@ -170,6 +174,7 @@ type DatabaseName string
 // +kubebuilder:validation:MaxLength=63
 // +kubebuilder:validation:Pattern=`^[a-z][a-z0-9_-]*$`
 // +kubebuilder:validation:XValidation:rule="!(self in ['postgres', 'replicator', 'pgbouncer', 'ccp_monitoring', 'pgbackrest'])",message="must not be one of the users pgo manages itself: postgres, replicator, pgbouncer, ccp_monitoring, pgbackrest"
+// +kubebuilder:validation:XValidation:rule="!self.startsWith('pg_')",message="must not start with pg_, which PostgreSQL reserves for its own roles"
 type RoleName string
 
 // PgBackRestOptions are more long options for a pgbackrest command, such as
@@ -181,5 +186,6 @@ type RoleName string
 type PgBackRestOptions []string
 
 // Resources are the CPU and memory requests and limits of a container.
+// +kubebuilder:validation:XValidation:rule="!has(self.claims)",message="claims (dynamic resource allocation) are not supported; give cpu and memory requests and limits"
 // +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.limits) || !(r in self.requests) || quantity(string(self.limits[r])).compareTo(quantity(string(self.requests[r]))) >= 0)",message="limits must be at least the requests for cpu and memory"
 type Resources corev1.ResourceRequirements

@@ -3,7 +3,6 @@ package v1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // PGCluster is a highly available PostgreSQL cluster: a primary, its streaming
@@ -39,10 +38,12 @@ type PGCluster struct {
 // +kubebuilder:validation:XValidation:rule="has(self.walStorage) == has(oldSelf.walStorage)",message="walStorage cannot be added or removed after the cluster is created",fieldPath=".walStorage"
 // +kubebuilder:validation:XValidation:rule="has(self.dataSource) == has(oldSelf.dataSource)",message="dataSource cannot be added or removed after the cluster is created; restore with a PGTask of type restore",fieldPath=".dataSource"
 // +kubebuilder:validation:XValidation:rule="has(self.database) == has(oldSelf.database) && (!has(self.database) || self.database == oldSelf.database)",message="database cannot change after the cluster is created",fieldPath=".database"
+// +kubebuilder:validation:XValidation:rule="!has(self.users) || !self.users.exists(u, u.name == self.user)",message="the cluster's user is created with it; leave it out of users",fieldPath=".users"
 // +kubebuilder:validation:XValidation:rule="!has(self.standby) || !self.standby.enabled || !has(self.standby.repoName) || (has(self.backups) && self.backups.repos.exists(r, r.name == self.standby.repoName))",message="standby.repoName must name a repo in backups.repos",fieldPath=".standby.repoName"
 type PGClusterSpec struct {
-	// PostgresVersion is the major version of PostgreSQL. It cannot go down;
-	// a major upgrade is a PGTask of type upgrade.
+	// PostgresVersion is the major version of PostgreSQL. Raising it runs a
+	// major upgrade with pg_upgrade (which is what `pgo upgrade` and a PGTask
+	// of type upgrade do); it cannot go down.
 	// +optional
 	// +kubebuilder:default=15
 	// +kubebuilder:validation:Minimum=13
@@ -57,11 +58,13 @@ type PGClusterSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
 
-	// Port PostgreSQL listens on.
+	// Port PostgreSQL listens on. 8008 and 9187 are the instance manager's
+	// API and metrics ports in the same pod.
 	// +optional
 	// +kubebuilder:default=5432
 	// +kubebuilder:validation:Minimum=1024
 	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:validation:XValidation:rule="!(self in [8008, 9187])",message="port must not be 8008 or 9187: the instance manager's API and metrics use them"
 	Port int32 `json:"port,omitempty"`
 
 	// Replicas is the number of streaming replicas besides the primary. Each
@@ -94,6 +97,7 @@ type PGClusterSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(u, self.all(v, u.name == v.name || u.name.replace('_', '-') != v.name.replace('_', '-')))",message="user names must differ in more than '_' and '-': they name the users' Secrets, where '_' is written '-'"
 	Users []PGUser `json:"users,omitempty"`
 
 	// Resources of the PostgreSQL container of every instance (a PGReplica
@@ -138,8 +142,9 @@ type PGClusterSpec struct {
 	// +optional
 	NodeAffinity *PGNodeAffinity `json:"nodeAffinity,omitempty"`
 
-	// PodAntiAffinity keeps instances of the cluster on different nodes:
-	// preferred (default), required, or disabled.
+	// PodAntiAffinity keeps the cluster's pods (instances, the repository
+	// host and PgBouncer) on different nodes from the other pods of the same
+	// kind: preferred (default), required, or disabled.
 	// +optional
 	// +kubebuilder:default=preferred
 	PodAntiAffinity PodAntiAffinityType `json:"podAntiAffinity,omitempty"`
@@ -171,6 +176,11 @@ type PGClusterSpec struct {
 	// Shutdown stops every instance, keeping their volumes.
 	// +optional
 	Shutdown bool `json:"shutdown,omitempty"`
+
+	// Deletion says what deleting the cluster keeps: by default it removes
+	// everything the cluster owns, volumes and backups included.
+	// +optional
+	Deletion *PGDeletionSpec `json:"deletion,omitempty"`
 
 	// ServiceType of the primary and replica Services.
 	// +optional
@@ -241,9 +251,9 @@ type PGUser struct {
 // +kubebuilder:validation:XValidation:rule="self.loopWait + 2 * self.retryTimeout <= self.ttl",message="loopWait + 2*retryTimeout must not exceed ttl, so that a primary that cannot renew its lock demotes itself before the lock expires"
 // +kubebuilder:validation:XValidation:rule="!has(self.synchronousModeStrict) || !self.synchronousModeStrict || (has(self.synchronousMode) && self.synchronousMode)",message="synchronousModeStrict needs synchronousMode: true",fieldPath=".synchronousModeStrict"
 type PGHASpec struct {
-	// Enabled turns automatic failover on (the default) or off. When off,
-	// the instance managers take no automatic action but still hold the
-	// leader lock.
+	// Enabled turns automatic failover on (the default) or off (Crunchy's
+	// autofail). Off is Patroni's pause mode: the instance managers take no
+	// automatic action but still hold the leader lock.
 	// +optional
 	// +kubebuilder:default=true
 	Enabled *bool `json:"enabled,omitempty"`
@@ -316,6 +326,8 @@ type PGTLSSpec struct {
 }
 
 // PGMonitoringSpec turns on metrics.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.customQueries) || (has(self.enabled) && self.enabled)",message="customQueries needs enabled: true",fieldPath=".customQueries"
 type PGMonitoringSpec struct {
 	// Enabled serves Prometheus metrics on port 9187 of every instance and
 	// annotates the pods for scraping.
@@ -351,14 +363,15 @@ type PGBouncerSpec struct {
 
 // PGConfigSpec is custom PostgreSQL configuration.
 type PGConfigSpec struct {
-	// Parameters are postgresql.conf settings. Settings pgo needs to run the
-	// cluster (ports, paths, replication, archiving, TLS files) are refused.
+	// Parameters are postgresql.conf settings, as strings ("200", "on",
+	// "0.9", "128MB"). Settings pgo needs to run the cluster (ports, paths,
+	// replication, archiving, TLS files, logging to stdout) are refused.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=256
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_]*(\\\\.[a-z][a-z0-9_]*)?$'))",message="parameter names are lowercase PostgreSQL setting names, such as work_mem or pg_stat_statements.max"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints']))",messageExpression="'parameter ' + self.filter(k, k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints'])[0] + ' is set by pgo; remove it (use spec.port, spec.tls or spec.ha instead where they apply)'"
-	// +kubebuilder:validation:XValidation:rule="!('wal_level' in self) || string(self['wal_level']) in ['replica', 'logical']",message="wal_level must be replica or logical: streaming replicas need at least replica"
-	Parameters map[string]intstr.IntOrString `json:"parameters,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'logging_collector', 'password_encryption', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_action', 'recovery_target_inclusive', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_timeline', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints']))",messageExpression="'parameter ' + self.filter(k, k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'logging_collector', 'password_encryption', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_action', 'recovery_target_inclusive', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_timeline', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints'])[0] + ' is set by pgo; remove it (use spec.port, spec.passwordType, spec.tls or spec.ha instead where they apply)'"
+	// +kubebuilder:validation:XValidation:rule="!('wal_level' in self) || self['wal_level'] in ['replica', 'logical']",message="wal_level must be replica or logical: streaming replicas need at least replica"
+	Parameters map[string]string `json:"parameters,omitempty"`
 
 	// PgHBA are pg_hba.conf rules, such as "hostssl all all 0.0.0.0/0
 	// scram-sha-256". They come after the rules pgo needs for replication and
@@ -367,7 +380,7 @@ type PGConfigSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.all(r, r.matches('^(local|host|hostssl|hostnossl|hostgssenc|hostnogssenc)\\\\s+\\\\S+\\\\s+\\\\S+.*$'))",message="each rule starts with local, host, hostssl, hostnossl, hostgssenc or hostnogssenc, followed by a database and a user, as in pg_hba.conf"
+	// +kubebuilder:validation:XValidation:rule="self.all(r, r.matches('^(local(\\\\s+\\\\S+){3}|(host|hostssl|hostnossl|hostgssenc|hostnogssenc)(\\\\s+\\\\S+){4}).*$'))",message="each rule is a pg_hba.conf line: local DATABASE USER METHOD, or host (hostssl, hostnossl, hostgssenc, hostnogssenc) DATABASE USER ADDRESS METHOD"
 	PgHBA []string `json:"pgHBA,omitempty"`
 }
 
@@ -462,7 +475,8 @@ type PGS3Repo struct {
 	Path string `json:"path,omitempty"`
 
 	// CredentialsSecret is a Secret in the cluster's namespace with the keys
-	// s3-key and s3-key-secret.
+	// aws-s3-key and aws-s3-key-secret, and optionally aws-s3-ca.crt (the CA
+	// of an endpoint whose certificate a private CA signed).
 	// +required
 	CredentialsSecret ObjectName `json:"credentialsSecret"`
 }
@@ -564,6 +578,19 @@ type PGMetadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// PGDeletionSpec is what deleting a cluster keeps (`pgo delete cluster
+// --keep-data --keep-backups`). A PGTask of type deleteData removes it later.
+type PGDeletionSpec struct {
+	// KeepData keeps the instances' volumes.
+	// +optional
+	KeepData bool `json:"keepData,omitempty"`
+
+	// KeepBackups keeps the backup repositories: the repository volumes, and
+	// the backups in S3.
+	// +optional
+	KeepBackups bool `json:"keepBackups,omitempty"`
+}
+
 // PGClusterPhase summarises a cluster's state for people; conditions are the
 // contract for programs.
 // +kubebuilder:validation:Enum=Creating;Initializing;Ready;Degraded;Updating;Restoring;Upgrading;Shutdown;Failed
@@ -628,8 +655,8 @@ type PGClusterStatus struct {
 	// +optional
 	ReadyInstances int32 `json:"readyInstances,omitempty"`
 
-	// Selector selects the cluster's instance pods (for the scale
-	// subresource).
+	// Selector selects the cluster's replica pods, which the scale
+	// subresource counts in replicas.
 	// +optional
 	Selector string `json:"selector,omitempty"`
 
@@ -640,14 +667,14 @@ type PGClusterStatus struct {
 }
 
 // InstanceRole is an instance's role in replication.
-// +kubebuilder:validation:Enum=primary;replica;standby-leader;unknown
+// +kubebuilder:validation:Enum=primary;replica;standby_leader;unknown
 type InstanceRole string
 
 // Instance roles.
 const (
 	RolePrimary       InstanceRole = "primary"
 	RoleReplica       InstanceRole = "replica"
-	RoleStandbyLeader InstanceRole = "standby-leader"
+	RoleStandbyLeader InstanceRole = "standby_leader"
 	RoleUnknown       InstanceRole = "unknown"
 )
 

@@ -19,6 +19,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52",message="metadata.name must be at most 52 characters, so that the instance's StatefulSet fits Kubernetes limits"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a lowercase letter and hold only lowercase letters, digits and '-'"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.startsWith(self.spec.clusterName + '-')",message="metadata.name must be spec.clusterName, '-' and a suffix, such as hacluster-abcd"
+// +kubebuilder:validation:XValidation:rule="!self.metadata.name.startsWith(self.spec.clusterName + '-') || !(self.metadata.name.substring(self.spec.clusterName.size() + 1) in ['backup', 'config', 'failover', 'leader', 'pgbouncer', 'pods', 'primary', 'replica', 'repo', 'repo-host', 'sync'])",message="metadata.name must not end in a suffix that names the cluster's own objects: backup, config, failover, leader, pgbouncer, pods, primary, replica, repo, repo-host, sync"
 type PGReplica struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

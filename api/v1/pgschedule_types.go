@@ -55,7 +55,7 @@ type PGScheduleSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every ([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+|[0-9A-Za-z*,/?-]+( +[0-9A-Za-z*,/?-]+){4})$')",message="schedule is five cron fields (minute hour day-of-month month day-of-week), such as \"0 1 * * *\", or @hourly, @daily, @weekly, @monthly, @yearly, or \"@every 6h\""
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every ([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+|(([0-9]+|[*?]|[A-Za-z]{3})([-/][0-9A-Za-z]+)*)(,([0-9]+|[*?]|[A-Za-z]{3})([-/][0-9A-Za-z]+)*)*( +(([0-9]+|[*?]|[A-Za-z]{3})([-/][0-9A-Za-z]+)*)(,([0-9]+|[*?]|[A-Za-z]{3})([-/][0-9A-Za-z]+)*)*){4})$')",message="schedule is five cron fields (minute hour day-of-month month day-of-week), such as \"0 1 * * *\", or @hourly, @daily, @weekly, @monthly, @yearly, or \"@every 6h\""
 	Schedule string `json:"schedule"`
 
 	// TimeZone the schedule is read in, such as Europe/Berlin; UTC when

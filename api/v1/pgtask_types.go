@@ -60,6 +60,8 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.deleteData) || self.type == 'deleteData'",message="deleteData is only for tasks of type deleteData",fieldPath=".deleteData"
 // +kubebuilder:validation:XValidation:rule="self.type != 'clone' || has(self.clone)",message="a clone task needs clone.targetClusterName",fieldPath=".clone"
 // +kubebuilder:validation:XValidation:rule="self.type != 'failover' || (has(self.failover) && has(self.failover.candidate))",message="a failover task needs failover.candidate: the replica to promote",fieldPath=".failover"
+// +kubebuilder:validation:XValidation:rule="!has(self.failover) || !has(self.failover.scheduledAt)",message="a failover happens at once; only a switchover can be scheduled",fieldPath=".failover.scheduledAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.clone) || self.clone.targetClusterName != self.clusterName",message="clone.targetClusterName must name a new cluster, not the one cloned",fieldPath=".clone.targetClusterName"
 // +kubebuilder:validation:XValidation:rule="self.type != 'upgrade' || has(self.upgrade)",message="an upgrade task needs upgrade.postgresVersion",fieldPath=".upgrade"
 // +kubebuilder:validation:XValidation:rule="self.type != 'applyPolicy' || has(self.applyPolicy)",message="an applyPolicy task needs applyPolicy.policyName",fieldPath=".applyPolicy"
 type PGTaskSpec struct {

@@ -199,6 +199,9 @@ func TestSchema(t *testing.T) {
 		{"port minimum", "pgcluster_minimal.yaml",
 			`spec: {port: 80}`,
 			"spec.port", "should be greater than or equal to 1024"},
+		{"port is not the instance manager's", "pgcluster_minimal.yaml",
+			`spec: {port: 8008}`,
+			"spec.port", "port must not be 8008 or 9187"},
 		{"replicas minimum", "pgcluster_minimal.yaml",
 			`spec: {replicas: -1}`,
 			"spec.replicas", "should be greater than or equal to 0"},
@@ -214,12 +217,24 @@ func TestSchema(t *testing.T) {
 		{"user names are unique", "pgcluster_minimal.yaml",
 			`spec: {users: [{name: app}, {name: app}]}`,
 			"spec.users[1]", "Duplicate value"},
+		{"user names map to distinct Secrets", "pgcluster_minimal.yaml",
+			`spec: {users: [{name: app_admin}, {name: app-admin}]}`,
+			"spec.users", "user names must differ in more than '_' and '-'"},
+		{"user names are not PostgreSQL's", "pgcluster_minimal.yaml",
+			`spec: {users: [{name: pg_monitor}]}`,
+			"spec.users[0].name", "must not start with pg_"},
+		{"the cluster's user is not in users", "pgcluster_minimal.yaml",
+			`spec: {users: [{name: testuser}]}`,
+			"spec.users", "the cluster's user is created with it"},
 		{"user options are role attributes", "pgcluster_minimal.yaml",
 			`spec: {users: [{name: app, options: "SUPERUSER; DROP ROLE postgres"}]}`,
 			"spec.users[0].options", "options are role attributes"},
 		{"resource limits cover requests", "pgcluster_minimal.yaml",
 			`spec: {resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}}`,
 			"spec.resources", "limits must be at least the requests"},
+		{"no resource claims", "pgcluster_minimal.yaml",
+			`spec: {resources: {claims: [{name: gpu}]}}`,
+			"spec.resources", "claims (dynamic resource allocation) are not supported"},
 		{"storage size above zero", "pgcluster_minimal.yaml",
 			`spec: {primaryStorage: {size: "0"}}`,
 			"spec.primaryStorage.size", "size must be greater than zero"},
@@ -250,6 +265,12 @@ func TestSchema(t *testing.T) {
 		{"parameters managed by pgo", "pgcluster_minimal.yaml",
 			`spec: {config: {parameters: {work_mem: 64MB, archive_command: /bin/true}}}`,
 			"spec.config.parameters", "parameter archive_command is set by pgo"},
+		{"password encryption follows passwordType", "pgcluster_minimal.yaml",
+			`spec: {config: {parameters: {password_encryption: md5}}}`,
+			"spec.config.parameters", "parameter password_encryption is set by pgo"},
+		{"parameter values are strings", "pgcluster_minimal.yaml",
+			`spec: {config: {parameters: {max_connections: 200}}}`,
+			"spec.config.parameters.max_connections", "must be of type string"},
 		{"parameter names", "pgcluster_minimal.yaml",
 			`spec: {config: {parameters: {"Work Mem": 64MB}}}`,
 			"spec.config.parameters", "parameter names are lowercase"},
@@ -258,7 +279,13 @@ func TestSchema(t *testing.T) {
 			"spec.config.parameters", "wal_level must be replica or logical"},
 		{"pg_hba rule type", "pgcluster_minimal.yaml",
 			`spec: {config: {pgHBA: ["all all 0.0.0.0/0 trust"]}}`,
-			"spec.config.pgHBA", "each rule starts with local, host, hostssl"},
+			"spec.config.pgHBA", "each rule is a pg_hba.conf line"},
+		{"pg_hba rule has a method", "pgcluster_minimal.yaml",
+			`spec: {config: {pgHBA: ["hostssl all all 10.0.0.0/8"]}}`,
+			"spec.config.pgHBA", "each rule is a pg_hba.conf line"},
+		{"custom queries need metrics", "pgcluster_minimal.yaml",
+			`spec: {monitoring: {customQueries: my-queries}}`,
+			"spec.monitoring.customQueries", "customQueries needs enabled: true"},
 		{"repo is a volume or s3", "pgcluster_minimal.yaml",
 			`spec: {backups: {repos: [{name: repo1, volume: {size: 1Gi}, s3: {bucket: b12, endpoint: s3.example.com, region: r, credentialsSecret: c}}]}}`,
 			"spec.backups.repos[0]", "a repo is either a volume or s3"},
@@ -323,6 +350,9 @@ func TestSchema(t *testing.T) {
 		{"replica name length", "pgreplica.yaml",
 			`metadata: {name: hacluster-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq}`,
 			"<nil>", "metadata.name must be at most 52 characters"},
+		{"replica name is not a cluster object's", "pgreplica.yaml",
+			`{metadata: {name: hacluster-pgbouncer}}`,
+			"<nil>", "metadata.name must not end in a suffix that names the cluster's own objects"},
 		{"replica failover priority", "pgreplica.yaml",
 			`spec: {failoverPriority: -1}`,
 			"spec.failoverPriority", "should be greater than or equal to 0"},
@@ -339,6 +369,12 @@ func TestSchema(t *testing.T) {
 		{"failover needs a candidate", "pgtask_failover.yaml",
 			`spec: {failover: null}`,
 			"spec.failover", "a failover task needs failover.candidate"},
+		{"failover is not scheduled", "pgtask_failover.yaml",
+			`spec: {failover: {scheduledAt: "2026-12-01T03:00:00Z"}}`,
+			"spec.failover.scheduledAt", "a failover happens at once"},
+		{"clone into another cluster", "pgtask_backup.yaml",
+			`spec: {type: clone, backup: null, clone: {targetClusterName: hacluster}}`,
+			"spec.clone.targetClusterName", "must name a new cluster"},
 		{"upgrade needs a version", "pgtask_upgrade.yaml",
 			`spec: {upgrade: null}`,
 			"spec.upgrade", "an upgrade task needs upgrade.postgresVersion"},
@@ -350,8 +386,11 @@ func TestSchema(t *testing.T) {
 			`spec: {sql: "  \n "}`,
 			"spec.sql", "sql must hold at least one statement"},
 
-		{"cron syntax", "pgschedule_backup.yaml",
+		{"cron syntax: five fields", "pgschedule_backup.yaml",
 			`spec: {schedule: "0 1 * *"}`,
+			"spec.schedule", "schedule is five cron fields"},
+		{"cron syntax: field values", "pgschedule_backup.yaml",
+			`spec: {schedule: "a b c d e"}`,
 			"spec.schedule", "schedule is five cron fields"},
 		{"policy schedule needs a policy", "pgschedule_policy.yaml",
 			`spec: {policy: null}`,
@@ -367,6 +406,27 @@ func TestSchema(t *testing.T) {
 				obj.SetName(uniqueName(obj.GetName() + "-"))
 			}
 			assertRefused(t, create(patched(t, obj, tc.patch)), tc.field, tc.message)
+		})
+	}
+
+	// Each case changes a valid sample in a way that must be accepted.
+	acceptedOnCreate := []struct {
+		rule, sample, patch string
+	}{
+		{"storage with no class", "pgcluster_minimal.yaml", `spec: {primaryStorage: {storageClassName: ""}}`},
+		{"cron ranges, steps and names", "pgschedule_backup.yaml", `spec: {schedule: "*/15 0-6,22 * JAN-MAR MON-FRI"}`},
+		{"cron descriptors", "pgschedule_backup.yaml", `spec: {schedule: "@every 1h30m"}`},
+		{"role names with '_' and '-'", "pgcluster_minimal.yaml", `spec: {users: [{name: app_admin}, {name: app-reader}]}`},
+		{"pg_hba rules", "pgcluster_minimal.yaml", `spec: {config: {pgHBA: ["local all all peer", "hostssl all all 10.0.0.0 255.0.0.0 scram-sha-256", "host all all samehost scram-sha-256"]}}`},
+		{"every pgBackRest repo", "pgcluster_s3.yaml", `spec: {backups: {repos: [{name: repo4, volume: {size: 1Gi}}]}}`},
+	}
+	for _, tc := range acceptedOnCreate {
+		t.Run("create accepted: "+tc.rule, func(t *testing.T) {
+			obj := loadSample(t, tc.sample)
+			obj.SetName(uniqueName(obj.GetName() + "-"))
+			if err := create(patched(t, obj, tc.patch)); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 

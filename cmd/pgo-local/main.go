@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,6 +48,16 @@ func run(ctx context.Context, dir, crdDir, operator string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
+	kubeconfig, err := filepath.Abs(filepath.Join(dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+	// A kubeconfig exists only while its API server runs.
+	if err := os.Remove(kubeconfig); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the last run's kubeconfig: %w", err)
+	}
+	defer os.Remove(kubeconfig)
+
 	env, err := controlplane.New(crdDir)
 	if err != nil {
 		return err
@@ -61,10 +72,6 @@ func run(ctx context.Context, dir, crdDir, operator string) error {
 		return fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
 
-	kubeconfig, err := filepath.Abs(filepath.Join(dir, "kubeconfig"))
-	if err != nil {
-		return err
-	}
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}

@@ -1,0 +1,304 @@
+package ha
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// NeedPeers reports whether the loop must ask the other members for their
+// live status before deciding: when the lock is free or expired (an
+// election), or when the leader has a switchover to carry out.
+func NeedPeers(o Observed) bool {
+	c := o.Cluster
+	if !o.DCSReachable || !c.Initialized {
+		return false
+	}
+	if !c.Lock.HeldAt(o.Now) {
+		return true
+	}
+	return c.Lock.Holder == o.Name && c.Failover.Present
+}
+
+// Decide is one run of the HA loop: what this member does now.
+func Decide(o Observed) Decision {
+	c, pg := o.Cluster, o.Postgres
+	switch {
+	case !o.DCSReachable:
+		return decideWithoutDCS(o)
+	case !c.Initialized:
+		return decideUninitialized(o)
+	case pg.DataDir == DataEmpty:
+		return decideEmptyDataDir(o)
+	case c.SystemID != 0 && pg.SystemID != 0 && c.SystemID != pg.SystemID:
+		return Decision{Message: fmt.Sprintf("not starting: the data directory belongs to another cluster (system identifier %d, the cluster's is %d)", pg.SystemID, c.SystemID)}
+	case c.Lock.HeldAt(o.Now) && c.Lock.Holder == o.Name:
+		return decideLeader(o)
+	case c.Lock.HeldAt(o.Now):
+		return decideFollower(o, c.Lock.Holder)
+	default:
+		return decideLeaderless(o)
+	}
+}
+
+// decideWithoutDCS: a primary that cannot reach the DCS cannot know whether
+// it still holds the lock, so it stops accepting writes. The loop reports the
+// DCS unreachable only after retrying for retry_timeout, and the lock lasts
+// loop_wait + 2*retry_timeout at least, so the primary is read-only before
+// any replica can take the lock.
+func decideWithoutDCS(o Observed) Decision {
+	pg := o.Postgres
+	switch {
+	case o.Cluster.Config.Paused:
+		return Decision{Message: "paused: the DCS is unreachable; taking no action"}
+	case pg.Running && !pg.InRecovery:
+		return Decision{Actions: []Action{actOn(Demote, "")}, Message: "demoting: the DCS is unreachable, so the leader lock cannot be renewed"}
+	default:
+		return Decision{Message: "the DCS is unreachable: waiting"}
+	}
+}
+
+// decideUninitialized: the first member to take the lock bootstraps the
+// cluster; the others wait for it.
+func decideUninitialized(o Observed) Decision {
+	c, pg := o.Cluster, o.Postgres
+	lock := c.Lock
+	switch {
+	case lock.HeldAt(o.Now) && lock.Holder == o.Name:
+		// A bootstrap that did not finish: carry on with it.
+		switch {
+		case pg.DataDir == DataEmpty:
+			return Decision{Actions: []Action{act(Bootstrap), act(MarkInitialized), act(RenewLock), act(LabelPrimary)}, Message: "bootstrapping a new cluster"}
+		case !pg.Running:
+			return Decision{Actions: []Action{act(RenewLock), act(StartPrimary)}, Message: "starting the bootstrapped primary"}
+		case pg.InRecovery:
+			return Decision{Actions: []Action{act(RenewLock), act(Promote)}, Message: "promoting to finish the bootstrap"}
+		default:
+			return Decision{Actions: []Action{act(RenewLock), act(MarkInitialized), act(LabelPrimary)}, Message: "marking the cluster initialized"}
+		}
+	case lock.HeldAt(o.Now):
+		return Decision{Message: fmt.Sprintf("waiting for %s to bootstrap the cluster", lock.Holder)}
+	case c.Config.Paused:
+		return Decision{Message: "paused: the cluster is not initialized; taking no action"}
+	case o.Tags.NoFailover():
+		return Decision{Message: "waiting for another member to bootstrap the cluster: my failover priority is 0"}
+	case pg.DataDir == DataEmpty:
+		return Decision{Actions: []Action{act(AcquireLock), act(Bootstrap), act(MarkInitialized), act(RenewLock), act(LabelPrimary)}, Message: "bootstrapping a new cluster"}
+	default:
+		return Decision{Actions: []Action{act(AcquireLock), act(StartPrimary)}, Message: "initializing the cluster from the existing data directory"}
+	}
+}
+
+// decideEmptyDataDir: a member without data clones from the leader.
+func decideEmptyDataDir(o Observed) Decision {
+	lock := o.Cluster.Lock
+	switch {
+	case lock.HeldAt(o.Now) && lock.Holder == o.Name:
+		return Decision{Actions: []Action{act(ReleaseLock)}, Message: "giving up the lock: I have no data"}
+	case !lock.HeldAt(o.Now):
+		return Decision{Message: "waiting for a leader to clone from"}
+	case !o.Cluster.Members[lock.Holder].Running:
+		return Decision{Message: fmt.Sprintf("waiting for the leader %s to run before cloning from it", lock.Holder)}
+	default:
+		return Decision{Actions: []Action{actOn(Clone, lock.Holder), act(LabelReplica)}, Message: fmt.Sprintf("cloning from the leader %s", lock.Holder)}
+	}
+}
+
+// decideLeader: this member holds the lock.
+func decideLeader(o Observed) Decision {
+	c, pg := o.Cluster, o.Postgres
+	cfg := c.Config
+	switch {
+	case cfg.Paused:
+		return Decision{Actions: []Action{act(RenewLock)}, Message: "paused: I am the leader with the lock"}
+	case pg.Starting && o.Now.Sub(pg.StartedAt) > cfg.PrimaryStartTimeout:
+		return Decision{Actions: []Action{act(ReleaseLock), act(Stop)}, Message: fmt.Sprintf("giving up the lock: PostgreSQL did not start within primary_start_timeout (%s)", cfg.PrimaryStartTimeout)}
+	case pg.Starting:
+		return Decision{Actions: []Action{act(RenewLock)}, Message: "waiting for PostgreSQL to start"}
+	case !pg.Running && pg.InRecovery:
+		// Start read-only first and promote on the next run, so that the
+		// promotion moves the cluster to a new timeline.
+		return Decision{Actions: []Action{act(RenewLock), actOn(StartReplica, "")}, Message: "starting PostgreSQL to promote it"}
+	case !pg.Running:
+		return Decision{Actions: []Action{act(RenewLock), act(StartPrimary)}, Message: "starting PostgreSQL: I am the leader with the lock"}
+	case pg.InRecovery:
+		actions := []Action{act(RenewLock), act(Promote), actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary)}
+		if c.Failover.Present {
+			actions = append(actions, act(ClearFailover))
+		}
+		return Decision{Actions: actions, Message: "promoting: I hold the leader lock"}
+	}
+
+	if c.Failover.Present {
+		if d, handled := decideSwitchover(o); handled {
+			return d
+		}
+	}
+	actions := []Action{act(RenewLock), actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary)}
+	actions = append(actions, synchronousActions(o)...)
+	return Decision{Actions: actions, Message: "no action: I am the leader with the lock"}
+}
+
+// decideSwitchover: the leader hands over to the requested candidate, or to
+// the healthiest replica, when the request is due and the candidate healthy.
+func decideSwitchover(o Observed) (Decision, bool) {
+	f := o.Cluster.Failover
+	refuse := func(why string) (Decision, bool) {
+		return Decision{Actions: []Action{act(RenewLock), act(ClearFailover)}, Message: "switchover refused: " + why}, true
+	}
+	switch {
+	case f.Leader != "" && f.Leader != o.Name:
+		return refuse(fmt.Sprintf("it names %s as the leader, but I am", f.Leader))
+	case f.Candidate == o.Name:
+		return refuse("the candidate is already the leader")
+	case !f.ScheduledAt.IsZero() && o.Now.Before(f.ScheduledAt):
+		return Decision{}, false
+	}
+
+	candidate := f.Candidate
+	if candidate == "" {
+		best, ok := bestReplica(o)
+		if !ok {
+			return refuse("no replica is healthy enough to take over")
+		}
+		candidate = best
+	}
+	if why := unhealthyCandidate(o, candidate); why != "" {
+		return refuse(why)
+	}
+	return Decision{Actions: []Action{actOn(HandOver, candidate)}, Message: fmt.Sprintf("switching over to %s", candidate)}, true
+}
+
+// unhealthyCandidate says why a member may not take over from this leader,
+// or "" when it may.
+func unhealthyCandidate(o Observed, name string) string {
+	c := o.Cluster
+	p, ok := findPeer(o.Peers, name)
+	switch {
+	case !ok || !p.Reachable:
+		return fmt.Sprintf("%s does not answer", name)
+	case !p.Running || p.Primary:
+		return fmt.Sprintf("%s is not running as a replica", name)
+	case p.Tags.NoFailover():
+		return fmt.Sprintf("%s has failover priority 0", name)
+	case c.Config.SynchronousMode && !c.Sync.Has(name):
+		return fmt.Sprintf("%s is not a synchronous standby", name)
+	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover:
+		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover", name, lagBehind(o.Postgres.WAL, p.WAL))
+	}
+	return ""
+}
+
+// bestReplica is the healthiest replica to switch over to.
+func bestReplica(o Observed) (string, bool) {
+	var healthy []Peer
+	for _, p := range o.Peers {
+		if unhealthyCandidate(o, p.Name) == "" {
+			healthy = append(healthy, p)
+		}
+	}
+	if len(healthy) == 0 {
+		return "", false
+	}
+	slices.SortFunc(healthy, comparePeers)
+	return healthy[0].Name, true
+}
+
+// decideFollower: another member holds the lock; follow it.
+func decideFollower(o Observed, leader string) Decision {
+	c, pg := o.Cluster, o.Postgres
+	lm := c.Members[leader]
+	switch {
+	case pg.Running && !pg.InRecovery:
+		return Decision{Actions: []Action{actOn(Demote, leader), act(LabelReplica)}, Message: fmt.Sprintf("demoting: %s holds the leader lock", leader)}
+	case pg.Starting:
+		return Decision{Message: "waiting for PostgreSQL to start"}
+	case !pg.Running && c.Config.Paused:
+		return Decision{Message: "paused: PostgreSQL is not running"}
+	case !pg.Running && !pg.InRecovery && lm.Timeline > pg.Timeline:
+		// A former primary: the new leader forked off its history.
+		return Decision{Actions: []Action{actOn(Rewind, leader), act(LabelReplica)}, Message: fmt.Sprintf("rewinding to follow the new leader %s", leader)}
+	case !pg.Running:
+		return Decision{Actions: []Action{actOn(StartReplica, leader), act(LabelReplica)}, Message: fmt.Sprintf("starting as a replica of %s", leader)}
+	case pg.Upstream != leader:
+		return Decision{Actions: []Action{actOn(Follow, leader), act(LabelReplica)}, Message: fmt.Sprintf("following the new leader %s", leader)}
+	case diverged(o, lm):
+		return Decision{Actions: []Action{actOn(Rewind, leader), act(LabelReplica)}, Message: fmt.Sprintf("rewinding: not streaming from %s and behind its timeline", leader)}
+	default:
+		return Decision{Actions: []Action{act(LabelReplica)}, Message: fmt.Sprintf("no action: replica of %s", leader)}
+	}
+}
+
+// diverged reports a standby that cannot follow its leader because its WAL
+// went past the point where the leader's timeline forked off.
+func diverged(o Observed, leader Member) bool {
+	pg := o.Postgres
+	return !o.Cluster.Config.Paused && !pg.Streaming && !pg.NotStreamingSince.IsZero() &&
+		o.Now.Sub(pg.NotStreamingSince) > divergenceGrace(o.Cluster.Config) &&
+		leader.Running && leader.Timeline > pg.Timeline
+}
+
+// divergenceGrace is how long a standby may fail to stream before it is
+// treated as diverged.
+func divergenceGrace(cfg Config) time.Duration {
+	return max(2*cfg.LoopWait, 5*time.Second)
+}
+
+// decideLeaderless: the lock is free or expired; race for it when this
+// member is the healthiest.
+func decideLeaderless(o Observed) Decision {
+	c, pg := o.Cluster, o.Postgres
+	switch {
+	case c.Config.Paused:
+		return Decision{Message: "paused: there is no leader; taking no action"}
+	case pg.Starting:
+		return Decision{Message: "waiting for PostgreSQL to start"}
+	case !pg.Running:
+		return Decision{Actions: []Action{actOn(StartReplica, "")}, Message: "starting PostgreSQL read-only: there is no leader"}
+	}
+
+	eligible, why := Eligible(o)
+	if !eligible {
+		if !pg.InRecovery {
+			return Decision{Actions: []Action{actOn(Demote, ""), act(LabelReplica)}, Message: "demoting: there is no leader and I may not take the lock: " + why}
+		}
+		return Decision{Actions: []Action{act(LabelReplica)}, Message: "not taking the lock: " + why}
+	}
+	actions := []Action{act(AcquireLock)}
+	if pg.InRecovery {
+		actions = append(actions, act(Promote))
+	}
+	actions = append(actions, actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary))
+	if c.Failover.Present {
+		actions = append(actions, act(ClearFailover))
+	}
+	return Decision{Actions: actions, Message: "taking the leader lock: " + why}
+}
+
+func otherMembers(o Observed) []string {
+	var names []string
+	for name := range o.Cluster.Members {
+		if name != o.Name {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func findPeer(peers []Peer, name string) (Peer, bool) {
+	for _, p := range peers {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Peer{}, false
+}
+
+// lagBehind is how far position is behind reference (0 when ahead).
+func lagBehind(reference, position LSN) LSN {
+	if position >= reference {
+		return 0
+	}
+	return reference - position
+}

@@ -1,0 +1,517 @@
+package ha
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// cluster builds an observation of member "a" in a three-member cluster
+// (a, b, c) led by leader ("" for none), everything healthy and caught up.
+func cluster(me, leader string) Observed {
+	cfg := DefaultConfig()
+	members := map[string]Member{}
+	for i, name := range []string{"a", "b", "c"} {
+		members[name] = Member{Name: name, Role: RoleReplica, Running: true, Timeline: 1, WAL: 1000, Tags: Tags{FailoverPriority: 1}, ConnHost: "127.0.10." + string(rune('1'+i)), ConnPort: 5432}
+	}
+	o := Observed{
+		Now:          t0,
+		Name:         me,
+		Tags:         Tags{FailoverPriority: 1},
+		DCSReachable: true,
+		Cluster: Cluster{
+			Initialized: true,
+			SystemID:    7,
+			Config:      cfg,
+			Members:     members,
+		},
+		Postgres: Postgres{DataDir: DataValid, SystemID: 7, Running: true, InRecovery: true, Timeline: 1, WAL: 1000, Streaming: true, Upstream: leader},
+	}
+	if leader != "" {
+		o.Cluster.Lock = Lock{Holder: leader, ObservedAt: t0.Add(-5 * time.Second), TTL: cfg.TTL, Optime: 1000, Timeline: 1}
+		lm := members[leader]
+		lm.Role = RolePrimary
+		members[leader] = lm
+	} else {
+		// Released by its last holder b, at WAL 1000.
+		o.Cluster.Lock = Lock{ObservedAt: t0.Add(-time.Second), TTL: cfg.TTL, Optime: 1000, Timeline: 1}
+	}
+	if leader == me {
+		o.Postgres.InRecovery = false
+		o.Postgres.Upstream = ""
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if name == me {
+			continue
+		}
+		o.Peers = append(o.Peers, Peer{Name: name, Reachable: true, Running: true, Primary: name == leader, WAL: 1000, Timeline: 1, Tags: Tags{FailoverPriority: 1}})
+	}
+	return o
+}
+
+func peer(o *Observed, name string) *Peer {
+	for i := range o.Peers {
+		if o.Peers[i].Name == name {
+			return &o.Peers[i]
+		}
+	}
+	panic("no peer " + name)
+}
+
+func TestDecide(t *testing.T) {
+	cases := []struct {
+		name    string
+		o       func() Observed
+		want    []ActionKind
+		message string // a part of the decision's message
+	}{
+		// Bootstrap.
+		{"uninitialized, free lock, empty data: bootstrap", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Initialized, o.Cluster.SystemID = false, 0
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, []ActionKind{AcquireLock, Bootstrap, MarkInitialized, RenewLock, LabelPrimary}, "bootstrapping"},
+		{"uninitialized, another member bootstraps: wait", func() Observed {
+			o := cluster("a", "b")
+			o.Cluster.Initialized = false
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, nil, "waiting for b to bootstrap"},
+		{"uninitialized, nofailover: never bootstraps", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Initialized = false
+			o.Tags.FailoverPriority = 0
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, nil, "failover priority is 0"},
+		{"uninitialized, I hold the lock and PostgreSQL runs: mark initialized", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Initialized = false
+			return o
+		}, []ActionKind{RenewLock, MarkInitialized, LabelPrimary}, "initialized"},
+		{"empty data directory: clone from the leader", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, []ActionKind{Clone, LabelReplica}, "cloning from the leader b"},
+		{"empty data directory, no leader: wait", func() Observed {
+			o := cluster("a", "")
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, nil, "waiting for a leader"},
+		{"data directory of another cluster: refuse", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.SystemID = 8
+			return o
+		}, nil, "belongs to another cluster"},
+
+		// The leader.
+		{"leader renews its lock", func() Observed {
+			return cluster("a", "a")
+		}, []ActionKind{RenewLock, SyncSlots, LabelPrimary}, "I am the leader with the lock"},
+		{"leader loses the DCS: demotes", func() Observed {
+			o := cluster("a", "a")
+			o.DCSReachable = false
+			return o
+		}, []ActionKind{Demote}, "DCS is unreachable"},
+		{"replica loses the DCS: waits", func() Observed {
+			o := cluster("a", "b")
+			o.DCSReachable = false
+			return o
+		}, nil, "DCS is unreachable"},
+		{"paused leader loses the DCS: no action", func() Observed {
+			o := cluster("a", "a")
+			o.DCSReachable = false
+			o.Cluster.Config.Paused = true
+			return o
+		}, nil, "paused"},
+		{"leader whose PostgreSQL crashed: starts it again", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Running = false
+			return o
+		}, []ActionKind{RenewLock, StartPrimary}, "starting PostgreSQL"},
+		{"leader's PostgreSQL starts slowly: keeps the lock", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-time.Minute)
+			return o
+		}, []ActionKind{RenewLock}, "waiting for PostgreSQL to start"},
+		{"leader's PostgreSQL does not start within primary_start_timeout: releases", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-6*time.Minute)
+			return o
+		}, []ActionKind{ReleaseLock, Stop}, "primary_start_timeout"},
+		{"new lock holder still in recovery: promotes", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.InRecovery = true
+			return o
+		}, []ActionKind{RenewLock, Promote, SyncSlots, LabelPrimary}, "promoting"},
+		{"paused leader: only renews", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Config.Paused = true
+			o.Postgres.Running = false
+			return o
+		}, []ActionKind{RenewLock}, "paused"},
+
+		// Followers.
+		{"replica follows its leader", func() Observed {
+			return cluster("a", "b")
+		}, []ActionKind{LabelReplica}, "replica of b"},
+		{"replica follows a new leader", func() Observed {
+			o := cluster("a", "c")
+			o.Postgres.Upstream = "b"
+			return o
+		}, []ActionKind{Follow, LabelReplica}, "following the new leader c"},
+		{"a primary without the lock demotes", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.InRecovery, o.Postgres.Upstream = false, ""
+			return o
+		}, []ActionKind{Demote, LabelReplica}, "b holds the leader lock"},
+		{"stopped former primary behind the leader's timeline: rewinds", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Running, o.Postgres.InRecovery = false, false
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			return o
+		}, []ActionKind{Rewind, LabelReplica}, "rewinding"},
+		{"stopped replica: starts following the leader", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Running = false
+			return o
+		}, []ActionKind{StartReplica, LabelReplica}, "starting as a replica of b"},
+		{"replica that cannot stream and is behind the leader's timeline: rewinds", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-time.Minute)
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			return o
+		}, []ActionKind{Rewind, LabelReplica}, "rewinding"},
+		{"replica briefly not streaming: waits", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-2*time.Second)
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			return o
+		}, []ActionKind{LabelReplica}, "replica of b"},
+
+		// Elections.
+		{"released lock: the healthiest takes it and promotes", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.WAL = 1100
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"expired lock: the healthiest takes it", func() Observed {
+			o := cluster("a", "b")
+			o.Cluster.Lock.ObservedAt = t0.Add(-31 * time.Second)
+			peer(&o, "b").Reachable = false
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"lock not yet expired: no race", func() Observed {
+			o := cluster("a", "b")
+			o.Cluster.Lock.ObservedAt = t0.Add(-29 * time.Second)
+			peer(&o, "b").Reachable = false
+			return o
+		}, []ActionKind{LabelReplica}, "replica of b"},
+		{"a peer with more WAL is healthier", func() Observed {
+			o := cluster("a", "")
+			peer(&o, "c").WAL = 1100
+			return o
+		}, []ActionKind{LabelReplica}, "c is healthier"},
+		{"a peer on a later timeline is healthier", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.WAL = 2000
+			peer(&o, "c").Timeline = 2
+			return o
+		}, []ActionKind{LabelReplica}, "c is healthier"},
+		{"a peer still running as primary: nobody promotes", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.WAL = 1100
+			peer(&o, "b").Primary = true
+			return o
+		}, []ActionKind{LabelReplica}, "b is still running as a primary"},
+		{"lag over maximum_lag_on_failover: refuses", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Lock.Optime = 1000 + 2<<20
+			o.Postgres.WAL = 1000
+			for i := range o.Peers {
+				o.Peers[i].Running = false
+			}
+			return o
+		}, []ActionKind{LabelReplica}, "more than maximum_lag_on_failover"},
+		{"lag within maximum_lag_on_failover: takes the lock", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Lock.Optime = 1000 + 1<<20
+			for i := range o.Peers {
+				o.Peers[i].Running = false
+			}
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"nofailover: never takes the lock", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.WAL = 5000
+			o.Tags.FailoverPriority = 0
+			return o
+		}, []ActionKind{LabelReplica}, "failover priority is 0"},
+		{"a nofailover peer ahead does not stop the healthiest eligible member", func() Observed {
+			o := cluster("a", "")
+			peer(&o, "b").WAL = 1100
+			peer(&o, "b").Tags.FailoverPriority = 0
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"same WAL position: the higher failover priority wins", func() Observed {
+			o := cluster("a", "")
+			peer(&o, "c").Tags.FailoverPriority = 5
+			return o
+		}, []ActionKind{LabelReplica}, "c is healthier"},
+		{"same WAL position, my priority higher: I win", func() Observed {
+			o := cluster("a", "")
+			o.Tags.FailoverPriority = 5
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"unreachable peers do not count", func() Observed {
+			o := cluster("a", "")
+			peer(&o, "b").WAL, peer(&o, "b").Reachable = 5000, false
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"no leader and PostgreSQL stopped: start read-only first", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.Running = false
+			return o
+		}, []ActionKind{StartReplica}, "read-only"},
+		{"paused, no leader: no action", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Config.Paused = true
+			o.Postgres.WAL = 5000
+			return o
+		}, nil, "paused"},
+
+		// Synchronous mode.
+		{"sync mode: the recorded synchronous standby may take the lock", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Config.SynchronousMode = true
+			o.Cluster.Sync = SyncState{Present: true, Leader: "b", Standbys: []string{"a"}}
+			peer(&o, "c").WAL = 1100 // ahead, but not synchronous
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		{"sync mode: a member that is not a synchronous standby may not", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Config.SynchronousMode = true
+			o.Cluster.Sync = SyncState{Present: true, Leader: "b", Standbys: []string{"c"}}
+			o.Postgres.WAL = 5000
+			return o
+		}, []ActionKind{LabelReplica}, "not a synchronous standby"},
+		{"sync mode, no recorded standby: nobody but the old leader may", func() Observed {
+			o := cluster("a", "")
+			o.Cluster.Config.SynchronousMode = true
+			o.Cluster.Sync = SyncState{Present: true, Leader: "b"}
+			o.Postgres.WAL = 5000
+			return o
+		}, []ActionKind{LabelReplica}, "not a synchronous standby"},
+
+		// Switchover and failover.
+		{"switchover to a named candidate: the leader hands over", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			return o
+		}, []ActionKind{HandOver}, "switching over to c"},
+		{"switchover without a candidate: to the healthiest replica", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a"}
+			peer(&o, "b").WAL = 900
+			return o
+		}, []ActionKind{HandOver}, "switching over to c"},
+		{"switchover to an unhealthy candidate: refused", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			peer(&o, "c").Reachable = false
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "c does not answer"},
+		{"switchover to a candidate with failover priority 0: refused", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			peer(&o, "c").Tags.FailoverPriority = 0
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "failover priority 0"},
+		{"switchover in sync mode to an asynchronous standby: refused", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Config.SynchronousMode = true
+			o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{"b"}}
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true, SyncConfirmed: true}, {Name: "c", Streaming: true}}
+			o.Postgres.SynchronousStandbyNames = []string{"b"}
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "c is not a synchronous standby"},
+		{"scheduled switchover not yet due: business as usual", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c", ScheduledAt: t0.Add(time.Hour)}
+			return o
+		}, []ActionKind{RenewLock, SyncSlots, LabelPrimary}, "leader with the lock"},
+		{"switchover naming another leader: refused", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "b", Candidate: "c"}
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "names b as the leader"},
+		{"after the hand-over the candidate takes the lock", func() Observed {
+			o := cluster("c", "")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			o.Postgres.WAL = 900 // even when not the furthest ahead
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "requested candidate"},
+		{"the other replicas wait for the candidate", func() Observed {
+			o := cluster("b", "")
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			o.Postgres.WAL = 5000
+			return o
+		}, []ActionKind{LabelReplica}, "waiting for the requested candidate c"},
+		{"a failover candidate that does not answer: normal election", func() Observed {
+			o := cluster("b", "")
+			o.Cluster.Failover = FailoverRequest{Present: true, Candidate: "c"}
+			peer(&o, "c").Reachable = false
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "healthiest"},
+		{"forced failover to a lagging candidate", func() Observed {
+			o := cluster("c", "")
+			o.Cluster.Failover = FailoverRequest{Present: true, Candidate: "c"}
+			o.Cluster.Lock.Optime = 1 << 30
+			return o
+		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "requested candidate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.o())
+			if got := d.Kinds(); !slices.Equal(got, tc.want) {
+				t.Errorf("actions = %v, want %v (message %q)", got, tc.want, d.Message)
+			}
+			if !strings.Contains(d.Message, tc.message) {
+				t.Errorf("message %q does not contain %q", d.Message, tc.message)
+			}
+		})
+	}
+}
+
+func TestDecideUpstreams(t *testing.T) {
+	o := cluster("a", "")
+	o.Postgres.Replicas = nil
+	d := Decide(o)
+	if d.Actions[2].Kind != SyncSlots || !slices.Equal(d.Actions[2].Members, []string{"b", "c"}) {
+		t.Errorf("a new leader keeps slots for b and c; got %v", d.Actions)
+	}
+
+	o = cluster("a", "b")
+	o.Postgres = Postgres{DataDir: DataEmpty}
+	if d := Decide(o); d.Actions[0].Upstream != "b" {
+		t.Errorf("clone from %q, want b", d.Actions[0].Upstream)
+	}
+}
+
+func TestSynchronousActions(t *testing.T) {
+	leader := func(mutate func(*Observed)) Observed {
+		o := cluster("a", "a")
+		o.Cluster.Config.SynchronousMode = true
+		mutate(&o)
+		return o
+	}
+	type step struct {
+		kind    ActionKind
+		members []string
+	}
+	cases := []struct {
+		name string
+		o    Observed
+		want []step
+	}{
+		{"new leader: record no standby yet, choose the best streaming one",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "b", Standbys: []string{"a"}}
+				o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true, Flush: 900}, {Name: "c", Streaming: true, Flush: 950}}
+			}),
+			[]step{{WriteSync, []string{}}, {SetSynchronousStandbys, []string{"c"}}}},
+		{"chosen standby confirmed: record it",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+				o.Postgres.SynchronousStandbyNames = []string{"c"}
+				o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true, SyncConfirmed: true}}
+			}),
+			[]step{{WriteSync, []string{"c"}}}},
+		{"chosen but not yet confirmed: do not record it",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+				o.Postgres.SynchronousStandbyNames = []string{"c"}
+				o.Postgres.Replicas = []Replication{{Name: "c", Streaming: true}}
+			}),
+			nil},
+		{"steady state: nothing to do",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{"c"}}
+				o.Postgres.SynchronousStandbyNames = []string{"c"}
+				o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true, Flush: 2000}, {Name: "c", Streaming: true, SyncConfirmed: true}}
+			}),
+			nil},
+		{"recorded standby gone: unrecord it first, then choose another",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{"c"}}
+				o.Postgres.SynchronousStandbyNames = []string{"c"}
+				o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}}
+			}),
+			[]step{{WriteSync, []string{}}, {SetSynchronousStandbys, []string{"b"}}}},
+		{"nosync members are never chosen",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+				m := o.Cluster.Members["c"]
+				m.Tags.NoSync = true
+				o.Cluster.Members["c"] = m
+				o.Postgres.Replicas = []Replication{{Name: "c", Streaming: true}}
+			}),
+			nil},
+		{"strict mode with no standby: any standby must confirm commits",
+			leader(func(o *Observed) {
+				o.Cluster.Config.SynchronousStrict = true
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+			}),
+			[]step{{SetSynchronousStandbys, []string{"*"}}}},
+		{"strict mode: a standby that confirms under '*' is recorded",
+			leader(func(o *Observed) {
+				o.Cluster.Config.SynchronousStrict = true
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+				o.Postgres.SynchronousStandbyNames = []string{"*"}
+				o.Postgres.Replicas = []Replication{{Name: "b", Streaming: false, SyncConfirmed: true}}
+			}),
+			[]step{{WriteSync, []string{"b"}}}},
+		{"non-strict mode with no standby: asynchronous",
+			leader(func(o *Observed) {
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{}}
+				o.Postgres.SynchronousStandbyNames = []string{"b"}
+			}),
+			[]step{{SetSynchronousStandbys, nil}}},
+		{"synchronous mode turned off: clear both",
+			func() Observed {
+				o := cluster("a", "a")
+				o.Cluster.Sync = SyncState{Present: true, Leader: "a", Standbys: []string{"b"}}
+				o.Postgres.SynchronousStandbyNames = []string{"b"}
+				return o
+			}(),
+			[]step{{SetSynchronousStandbys, []string{}}, {WriteSync, []string{}}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []step
+			for _, a := range synchronousActions(tc.o) {
+				got = append(got, step{a.Kind, a.Members})
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i].kind != tc.want[i].kind || !sameSet(got[i].members, tc.want[i].members) {
+					t.Errorf("step %d: got %v, want %v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}

@@ -3,20 +3,26 @@
 package testenv
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/kubescheme"
 )
 
-// Env is a running API server and a client for it.
+// Env is a running API server and clients for it.
 type Env struct {
-	Config *rest.Config
-	Client client.Client
+	Config      *rest.Config
+	Client      client.Client
+	Clientset   kubernetes.Interface
+	Environment *envtest.Environment
 }
 
 // RepoRoot is the root of the pgo checkout.
@@ -34,6 +40,15 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keep the API server's certificates in a directory of the test's own,
+	// so that StopAPIServer and StartAPIServer can restart it.
+	certs, err := os.MkdirTemp("", "pgo-apiserver-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(certs) })
+	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
+
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop() // whatever did start must not outlive the test
@@ -49,5 +64,36 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("creating a client: %v", err)
 	}
-	return &Env{Config: cfg, Client: c}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("creating a client: %v", err)
+	}
+	return &Env{Config: cfg, Client: c, Clientset: cs, Environment: env}
+}
+
+// StopAPIServer stops kube-apiserver (etcd keeps running).
+func (e *Env) StopAPIServer() error {
+	if err := e.Environment.ControlPlane.APIServer.Stop(); err != nil {
+		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again on the same address, with the
+// same certificates.
+func (e *Env) StartAPIServer() error {
+	if err := e.Environment.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("starting kube-apiserver again: %w", err)
+	}
+	return nil
+}
+
+// Kubeconfig provisions a user of the API server and returns a kubeconfig
+// for it.
+func (e *Env) Kubeconfig(user string, groups ...string) ([]byte, error) {
+	u, err := e.Environment.ControlPlane.AddUser(envtest.User{Name: user, Groups: groups}, e.Config)
+	if err != nil {
+		return nil, fmt.Errorf("adding user %s: %w", user, err)
+	}
+	return u.KubeConfig()
 }

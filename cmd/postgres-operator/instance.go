@@ -1,0 +1,101 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"pgo.dev/pgo/internal/instance"
+	"pgo.dev/pgo/internal/version"
+)
+
+// newInstanceCommand is the instance manager, PID 1 of every database pod.
+func newInstanceCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "instance",
+		Short: "The instance manager that runs PostgreSQL in a database pod",
+	}
+	cmd.AddCommand(newInstanceRunCommand())
+	return cmd
+}
+
+func newInstanceRunCommand() *cobra.Command {
+	var (
+		opts       instance.Options
+		zapOptions = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run PostgreSQL with leader election and automatic failover",
+		Long: `Run PostgreSQL with leader election and automatic failover, using the
+Kubernetes API as the DCS. Every flag can also be set with the environment
+variable named in its help.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
+			log := ctrl.Log.WithName("instance")
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("finding the Kubernetes API (set KUBECONFIG or run in a pod): %w", err)
+			}
+			// The loop makes a handful of requests per run, faster during a
+			// failover; client-side throttling must not slow that down.
+			cfg.QPS, cfg.Burst = 50, 100
+			client, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("creating a Kubernetes client: %w", err)
+			}
+			m, err := instance.New(opts, client, log, os.Stderr)
+			if err != nil {
+				return err
+			}
+			log.Info("instance manager", "version", version.Version)
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	str := func(p *string, name, env, def, usage string) {
+		if v := os.Getenv(env); v != "" {
+			def = v
+		}
+		f.StringVar(p, name, def, usage+" ($"+env+")")
+	}
+	integer := func(p *int, name, env string, def int, usage string) {
+		if v, err := strconv.Atoi(os.Getenv(env)); err == nil {
+			def = v
+		}
+		f.IntVar(p, name, def, usage+" ($"+env+")")
+	}
+	str(&opts.Cluster, "cluster", "PGO_CLUSTER", "", "name of the cluster")
+	str(&opts.Namespace, "namespace", "POD_NAMESPACE", "", "namespace of the cluster")
+	str(&opts.Name, "name", "POD_NAME", "", "name of this member: its pod's name")
+	str(&opts.PodIP, "pod-ip", "POD_IP", "", "address PostgreSQL and the REST API listen on")
+	str(&opts.DataDir, "data-dir", "PGDATA", "", "PostgreSQL's data directory")
+	str(&opts.BinDir, "bin-dir", "PGO_PG_BIN_DIR", "", "directory of PostgreSQL's programs (found from pg_config when empty)")
+	str(&opts.SocketDir, "socket-dir", "PGO_SOCKET_DIR", "/tmp", "PostgreSQL's Unix socket directory")
+	integer(&opts.Port, "port", "PGO_PORT", 5432, "PostgreSQL's port")
+	str(&opts.APIAddress, "api-address", "PGO_API_ADDRESS", "", "address of the REST API (pod-ip:8008 when empty)")
+	str(&opts.SuperuserPasswordFile, "superuser-password-file", "PGO_SUPERUSER_PASSWORD_FILE", "", "file with the postgres superuser's password")
+	str(&opts.ReplicationPasswordFile, "replication-password-file", "PGO_REPLICATION_PASSWORD_FILE", "", "file with the replication user's password")
+	str(&opts.APIUser, "api-user", "PGO_API_USER", "pgo", "user of the REST API's POST requests")
+	str(&opts.APIPasswordFile, "api-password-file", "PGO_API_PASSWORD_FILE", "", "file with the REST API user's password; POST requests are refused without it")
+	str(&opts.CertFile, "tls-cert-file", "PGO_TLS_CERT_FILE", "", "PostgreSQL's TLS certificate (TLS is off without it)")
+	str(&opts.KeyFile, "tls-key-file", "PGO_TLS_KEY_FILE", "", "PostgreSQL's TLS key")
+	str(&opts.CAFile, "tls-ca-file", "PGO_TLS_CA_FILE", "", "CA of client certificates")
+	integer(&opts.FailoverPriority, "failover-priority", "PGO_FAILOVER_PRIORITY", 1, "rank among members with the same WAL position; 0 never promotes this member")
+	f.BoolVar(&opts.NoSync, "nosync", os.Getenv("PGO_NOSYNC") == "true", "never choose this member as synchronous standby ($PGO_NOSYNC)")
+	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	zapOptions.BindFlags(logFlags)
+	f.AddGoFlagSet(logFlags)
+	return cmd
+}

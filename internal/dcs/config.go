@@ -1,0 +1,88 @@
+// Package dcs keeps the instance managers' shared state in the Kubernetes
+// API: the leader lock is a Lease, each member's state an annotation on its
+// own pod, and the dynamic configuration, synchronous standby state and
+// switchover requests are ConfigMaps. Every write uses optimistic
+// concurrency (resourceVersion), so two members never both believe they won.
+package dcs
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"pgo.dev/pgo/internal/ha"
+)
+
+// DynamicConfig is the JSON in the "config" key of "<cluster>-config", with
+// Patroni's names. Durations are in seconds.
+type DynamicConfig struct {
+	TTL                   int    `json:"ttl,omitempty"`
+	LoopWait              int    `json:"loop_wait,omitempty"`
+	RetryTimeout          int    `json:"retry_timeout,omitempty"`
+	MaximumLagOnFailover  *int64 `json:"maximum_lag_on_failover,omitempty"`
+	SynchronousMode       bool   `json:"synchronous_mode,omitempty"`
+	SynchronousModeStrict bool   `json:"synchronous_mode_strict,omitempty"`
+	Pause                 bool   `json:"pause,omitempty"`
+	PrimaryStartTimeout   *int   `json:"primary_start_timeout,omitempty"`
+	PostgreSQL            struct {
+		Parameters map[string]string `json:"parameters,omitempty"`
+		PgHBA      []string          `json:"pg_hba,omitempty"`
+		TLSOnly    bool              `json:"tls_only,omitempty"`
+	} `json:"postgresql"`
+}
+
+// ParseDynamicConfig reads the configuration, filling in Patroni's defaults,
+// and checks that a primary that cannot renew its lock demotes before the
+// lock expires (loop_wait + 2*retry_timeout <= ttl).
+func ParseDynamicConfig(data string) (DynamicConfig, ha.Config, error) {
+	var dc DynamicConfig
+	if data != "" {
+		if err := json.Unmarshal([]byte(data), &dc); err != nil {
+			return dc, ha.DefaultConfig(), fmt.Errorf("the dynamic configuration is not valid JSON: %w", err)
+		}
+	}
+	cfg := ha.DefaultConfig()
+	if dc.TTL > 0 {
+		cfg.TTL = time.Duration(dc.TTL) * time.Second
+	}
+	if dc.LoopWait > 0 {
+		cfg.LoopWait = time.Duration(dc.LoopWait) * time.Second
+	}
+	if dc.RetryTimeout > 0 {
+		cfg.RetryTimeout = time.Duration(dc.RetryTimeout) * time.Second
+	}
+	if dc.MaximumLagOnFailover != nil && *dc.MaximumLagOnFailover >= 0 {
+		cfg.MaximumLagOnFailover = ha.LSN(*dc.MaximumLagOnFailover)
+	}
+	if dc.PrimaryStartTimeout != nil && *dc.PrimaryStartTimeout >= 0 {
+		cfg.PrimaryStartTimeout = time.Duration(*dc.PrimaryStartTimeout) * time.Second
+	}
+	cfg.SynchronousMode = dc.SynchronousMode
+	cfg.SynchronousStrict = dc.SynchronousMode && dc.SynchronousModeStrict
+	cfg.Paused = dc.Pause
+	if cfg.LoopWait+2*cfg.RetryTimeout > cfg.TTL {
+		return dc, ha.DefaultConfig(), fmt.Errorf("loop_wait (%s) + 2*retry_timeout (%s) exceeds ttl (%s): using the defaults", cfg.LoopWait, cfg.RetryTimeout, cfg.TTL)
+	}
+	return dc, cfg, nil
+}
+
+// MemberStatus is a member's state in the annotation on its pod.
+type MemberStatus struct {
+	Role           ha.Role `json:"role"`
+	State          string  `json:"state"`
+	Running        bool    `json:"running"`
+	Timeline       int64   `json:"timeline,omitempty"`
+	WAL            uint64  `json:"wal,omitempty"`
+	APIURL         string  `json:"apiURL"`
+	ConnHost       string  `json:"connHost"`
+	ConnPort       int     `json:"connPort"`
+	Tags           ha.Tags `json:"tags"`
+	PendingRestart bool    `json:"pendingRestart,omitempty"`
+}
+
+func (s MemberStatus) member(name string) ha.Member {
+	return ha.Member{
+		Name: name, Role: s.Role, Running: s.Running, Timeline: s.Timeline, WAL: ha.LSN(s.WAL),
+		Tags: s.Tags, APIURL: s.APIURL, ConnHost: s.ConnHost, ConnPort: s.ConnPort,
+	}
+}

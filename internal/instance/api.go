@@ -1,0 +1,376 @@
+package instance
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/postgres"
+)
+
+// Status is what GET /status answers: this member as it is now.
+type Status struct {
+	Name           string  `json:"name"`
+	Role           ha.Role `json:"role"`
+	State          string  `json:"state"`
+	Running        bool    `json:"running"`
+	Timeline       int64   `json:"timeline,omitempty"`
+	WAL            uint64  `json:"wal"`
+	WALLSN         string  `json:"walLSN"`
+	Streaming      bool    `json:"streaming,omitempty"`
+	Upstream       string  `json:"upstream,omitempty"`
+	Leader         string  `json:"leader,omitempty"`
+	IsLeader       bool    `json:"isLeader"`
+	Tags           ha.Tags `json:"tags"`
+	PendingRestart bool    `json:"pendingRestart,omitempty"`
+	Paused         bool    `json:"paused,omitempty"`
+	DCSReachable   bool    `json:"dcsReachable"`
+	Message        string  `json:"message"`
+	LoopAt         string  `json:"loopAt"`
+}
+
+// fetchStatus asks a member's REST API for its status.
+func fetchStatus(ctx context.Context, client *http.Client, apiURL string) (Status, error) {
+	var st Status
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(apiURL, "/")+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET %s/status: %s", apiURL, resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// status is this member's state now: PostgreSQL is asked again, so that
+// elections compare live WAL positions.
+func (m *Manager) status(ctx context.Context) Status {
+	m.mu.Lock()
+	p, c, d, loopAt, upstream, syncSince := m.observed, m.cluster, m.decision, m.loopAt, m.upstream, m.syncSince
+	reachable := m.dcsReachable
+	m.mu.Unlock()
+	if m.pg.Process().Alive {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := m.pg.Status(ctx, syncSince)
+		cancel()
+		if err == nil {
+			p.Running, p.InRecovery, p.Timeline, p.WAL, p.Streaming = true, st.InRecovery, st.Timeline, st.WAL, st.Streaming
+		} else {
+			p.Running = false
+		}
+	} else {
+		p.Running = false
+	}
+	ms := m.memberStatusOf(p)
+	now := time.Now()
+	return Status{
+		Name: m.opts.Name, Role: ms.Role, State: ms.State, Running: p.Running, Timeline: p.Timeline,
+		WAL: uint64(p.WAL), WALLSN: postgres.FormatLSN(p.WAL), Streaming: p.Streaming, Upstream: upstream,
+		Leader: holderAt(c.Lock, now), IsLeader: holderAt(c.Lock, now) == m.opts.Name, Tags: m.tags(),
+		PendingRestart: ms.PendingRestart, Paused: c.Config.Paused, DCSReachable: reachable, Message: d.Message,
+		LoopAt: loopAt.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+func holderAt(l ha.Lock, now time.Time) string {
+	if l.HeldAt(now) {
+		return l.Holder
+	}
+	return ""
+}
+
+// serveAPI starts the REST API, with Patroni's paths and status codes.
+func (m *Manager) serveAPI() (*http.Server, error) {
+	mux := http.NewServeMux()
+	check := func(ok func(Status, *http.Request) bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			st := m.status(r.Context())
+			code := http.StatusServiceUnavailable
+			if ok(st, r) {
+				code = http.StatusOK
+			}
+			writeJSON(w, code, st)
+		}
+	}
+	primary := check(func(st Status, _ *http.Request) bool { return st.IsLeader && st.Running && st.Role == ha.RolePrimary })
+	mux.HandleFunc("GET /primary", primary)
+	mux.HandleFunc("GET /leader", primary)
+	mux.HandleFunc("GET /replica", check(m.replicaOK))
+	mux.HandleFunc("GET /read-only", check(func(st Status, _ *http.Request) bool { return st.Running }))
+	mux.HandleFunc("GET /health", check(func(st Status, _ *http.Request) bool { return st.Running }))
+	mux.HandleFunc("GET /readiness", check(func(st Status, _ *http.Request) bool {
+		return st.Running && (st.IsLeader == (st.Role == ha.RolePrimary))
+	}))
+	mux.HandleFunc("GET /liveness", m.liveness)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
+	mux.HandleFunc("GET /patroni", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(&collector{m: m})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("POST /switchover", m.authorized(m.postSwitchover))
+	mux.HandleFunc("POST /failover", m.authorized(m.postFailover))
+	mux.HandleFunc("POST /restart", m.authorized(m.postRestart))
+	mux.HandleFunc("POST /reinitialize", m.authorized(m.postReinitialize))
+	mux.HandleFunc("POST /reload", m.authorized(m.postReload))
+
+	ln, err := net.Listen("tcp", m.opts.APIAddress)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s for the REST API: %w", m.opts.APIAddress, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error(err, "the REST API stopped")
+		}
+	}()
+	return srv, nil
+}
+
+// replicaOK: a running standby, optionally no further behind than ?lag=
+// (bytes, or with a unit: 16MB).
+func (m *Manager) replicaOK(st Status, r *http.Request) bool {
+	if !st.Running || st.Role != ha.RoleReplica || st.IsLeader {
+		return false
+	}
+	if lag := r.URL.Query().Get("lag"); lag != "" {
+		limit, err := parseBytes(lag)
+		if err != nil {
+			return false
+		}
+		m.mu.Lock()
+		optime := m.cluster.Lock.Optime
+		m.mu.Unlock()
+		if optime > ha.LSN(st.WAL) && uint64(optime)-st.WAL > limit {
+			return false
+		}
+	}
+	return true
+}
+
+func parseBytes(s string) (uint64, error) {
+	units := []struct {
+		suffix string
+		factor uint64
+	}{{"kB", 1 << 10}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"TB", 1 << 40}, {"B", 1}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
+			return v * u.factor, err
+		}
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// liveness: the loop ran recently, so the manager is not stuck.
+func (m *Manager) liveness(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	loopAt, cfg := m.loopAt, m.cluster.Config
+	m.mu.Unlock()
+	if time.Since(loopAt) > max(cfg.TTL, 3*cfg.LoopWait)+cfg.RetryTimeout {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the HA loop has not run since " + loopAt.UTC().Format(time.RFC3339)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"loopAt": loopAt.UTC().Format(time.RFC3339Nano)})
+}
+
+// authorized lets a POST through with the REST API's credentials only.
+func (m *Manager) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if m.apiPwd == "" {
+			writeError(w, http.StatusForbidden, "changes through the REST API are off: the manager has no --api-password-file")
+			return
+		}
+		user, pwd, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(m.opts.APIUser)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(pwd), []byte(m.apiPwd)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="pgo instance manager"`)
+			writeError(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		h(w, r)
+	}
+}
+
+type failoverBody struct {
+	Leader      string `json:"leader"`
+	Candidate   string `json:"candidate"`
+	ScheduledAt string `json:"scheduled_at"`
+}
+
+func (m *Manager) postSwitchover(w http.ResponseWriter, r *http.Request) {
+	m.requestFailover(w, r, true)
+}
+
+func (m *Manager) postFailover(w http.ResponseWriter, r *http.Request) {
+	m.requestFailover(w, r, false)
+}
+
+// requestFailover validates a switchover or failover, records it in the DCS
+// and waits (unless scheduled) for the leader lock to move.
+func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switchover bool) {
+	var body failoverBody
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "the body is not JSON like {\"leader\": ..., \"candidate\": ...}: "+err.Error())
+		return
+	}
+	m.mu.Lock()
+	c := m.cluster
+	m.mu.Unlock()
+	leader := m.dcs.Holder()
+	req := ha.FailoverRequest{Present: true, Leader: body.Leader, Candidate: body.Candidate}
+	switch {
+	case switchover && body.Leader == "":
+		writeError(w, http.StatusBadRequest, "a switchover needs the current leader in \"leader\"")
+		return
+	case switchover && body.Leader != leader:
+		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("leader %q does not hold the lock (%q does)", body.Leader, leader))
+		return
+	case !switchover && body.Candidate == "":
+		writeError(w, http.StatusBadRequest, "a failover needs a \"candidate\"")
+		return
+	case body.Candidate != "" && body.Candidate == leader:
+		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("%s is already the leader", body.Candidate))
+		return
+	}
+	if _, ok := c.Members[body.Candidate]; body.Candidate != "" && !ok {
+		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("candidate %q is not a member of the cluster", body.Candidate))
+		return
+	}
+	if c.Config.SynchronousMode && body.Candidate != "" && !c.Sync.Has(body.Candidate) {
+		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("candidate %q is not a synchronous standby", body.Candidate))
+		return
+	}
+	if body.ScheduledAt != "" {
+		if !switchover {
+			writeError(w, http.StatusBadRequest, "a failover happens at once; only a switchover can be scheduled")
+			return
+		}
+		at, err := time.Parse(time.RFC3339, body.ScheduledAt)
+		if err != nil || !at.After(time.Now()) {
+			writeError(w, http.StatusUnprocessableEntity, "scheduled_at must be a time in the future, such as 2026-12-01T03:00:00Z")
+			return
+		}
+		req.ScheduledAt = at
+	}
+	if err := m.dcs.RequestFailover(r.Context(), req); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if !req.ScheduledAt.IsZero() {
+		writeJSON(w, http.StatusAccepted, map[string]string{"message": "switchover scheduled at " + req.ScheduledAt.UTC().Format(time.RFC3339)})
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if h := m.dcs.Holder(); h != "" && h != leader && (body.Candidate == "" || h == body.Candidate) {
+			writeJSON(w, http.StatusOK, map[string]string{"message": "switched over to " + h, "leader": h})
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	writeError(w, http.StatusServiceUnavailable, "the leader did not change within 30 seconds; see the members' /status")
+}
+
+// inLoop runs an operation in the HA loop, so that it does not race it.
+func (m *Manager) inLoop(ctx context.Context, run func(ctx context.Context) error) error {
+	req := request{run: run, done: make(chan error, 1)}
+	select {
+	case m.requests <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) postRestart(w http.ResponseWriter, r *http.Request) {
+	err := m.inLoop(r.Context(), func(ctx context.Context) error {
+		m.mu.Lock()
+		standby, upstream := m.observed.InRecovery, m.upstream
+		m.mu.Unlock()
+		if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+			return err
+		}
+		if err := m.setRole(standby, upstream); err != nil {
+			return err
+		}
+		if err := m.pg.Start(); err != nil {
+			return err
+		}
+		return m.pg.WaitReady(ctx, startTimeout)
+	})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "restart failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "restarted"})
+}
+
+func (m *Manager) postReinitialize(w http.ResponseWriter, r *http.Request) {
+	leader := m.dcs.Holder()
+	if leader == "" || leader == m.opts.Name {
+		writeError(w, http.StatusServiceUnavailable, "only a replica of a running leader can be reinitialized")
+		return
+	}
+	if err := m.inLoop(r.Context(), func(ctx context.Context) error { return m.clone(ctx, leader) }); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "reinitialize failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "reinitialized from " + leader})
+}
+
+func (m *Manager) postReload(w http.ResponseWriter, r *http.Request) {
+	err := m.inLoop(r.Context(), func(ctx context.Context) error {
+		if _, err := m.dcs.Observe(ctx); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		standby, upstream := m.observed.InRecovery, m.upstream
+		m.mu.Unlock()
+		if err := m.setRole(standby, upstream); err != nil {
+			return err
+		}
+		return m.pg.Reload(ctx)
+	})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "reload failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "reloaded"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

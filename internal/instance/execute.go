@@ -1,0 +1,276 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"pgo.dev/pgo/internal/dcs"
+	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/postgres"
+)
+
+// startTimeout bounds how long the loop waits for PostgreSQL to accept
+// connections after starting it as a primary.
+const startTimeout = 60 * time.Second
+
+// execute carries one action out.
+func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error {
+	cfg := o.Cluster.Config
+	pgo := o.Postgres
+	switch a.Kind {
+	case ha.AcquireLock:
+		return m.dcs.Acquire(ctx, cfg.TTL, pgo.WAL, pgo.Timeline)
+
+	case ha.RenewLock:
+		err := m.retry(ctx, cfg.RetryTimeout, func(ctx context.Context) error {
+			return m.dcs.Renew(ctx, cfg.TTL, m.currentWAL(ctx, pgo.WAL), pgo.Timeline)
+		})
+		if err != nil && !errors.Is(err, dcs.ErrLockLost) {
+			// Could not renew within retry_timeout: treat the DCS as
+			// unreachable at once, which demotes.
+			m.demoteWithoutDCS(ctx, cfg, err)
+		}
+		return err
+
+	case ha.ReleaseLock:
+		return m.dcs.Release(ctx, pgo.WAL, pgo.Timeline)
+
+	case ha.MarkInitialized:
+		id, err := m.pg.SystemID(ctx)
+		if err != nil {
+			return err
+		}
+		m.setSystemID(id)
+		return m.dcs.MarkInitialized(ctx, id)
+
+	case ha.Bootstrap:
+		return m.bootstrap(ctx)
+
+	case ha.Clone, ha.Reinitialize:
+		return m.clone(ctx, a.Upstream)
+
+	case ha.Rewind:
+		return m.rewind(ctx, a.Upstream)
+
+	case ha.StartPrimary:
+		if err := m.setRole(false, ""); err != nil {
+			return err
+		}
+		if err := m.pg.Start(); err != nil {
+			return err
+		}
+		return m.pg.WaitReady(ctx, startTimeout)
+
+	case ha.StartReplica:
+		if err := m.setRole(true, a.Upstream); err != nil {
+			return err
+		}
+		return m.pg.Start()
+
+	case ha.Promote:
+		if err := m.pg.Promote(ctx); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.promotions++
+		m.upstream, m.ssn = "", nil
+		m.mu.Unlock()
+		m.log.Info("promoted", "member", m.opts.Name)
+		return m.writeConfig(false, "")
+
+	case ha.Demote:
+		if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+			m.log.Error(err, "stopping PostgreSQL to demote it")
+		}
+		if err := m.setRole(true, a.Upstream); err != nil {
+			return err
+		}
+		return m.pg.Start()
+
+	case ha.Follow:
+		if err := m.setRole(true, a.Upstream); err != nil {
+			return err
+		}
+		return m.pg.Reload(ctx)
+
+	case ha.Stop:
+		return m.pg.Stop(ctx, 30*time.Second)
+
+	case ha.HandOver:
+		return m.handOver(ctx, o, a.Upstream)
+
+	case ha.SyncSlots:
+		return m.pg.SyncSlots(ctx, a.Members)
+
+	case ha.SetSynchronousStandbys:
+		m.mu.Lock()
+		m.ssn = a.Members
+		m.mu.Unlock()
+		if err := m.writeConfig(false, ""); err != nil {
+			return err
+		}
+		if err := m.pg.Reload(ctx); err != nil {
+			return err
+		}
+		// Commits acknowledged before now may be on the previous standby
+		// only: a new one counts once it flushed this far.
+		wal, err := m.pg.CurrentWAL(ctx)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.syncSince = wal
+		m.mu.Unlock()
+		return nil
+
+	case ha.WriteSync:
+		if !cfg.SynchronousMode {
+			return m.dcs.WriteSync(ctx, "", nil)
+		}
+		return m.dcs.WriteSync(ctx, m.opts.Name, a.Members)
+
+	case ha.ClearFailover:
+		return m.dcs.ClearFailover(ctx)
+
+	case ha.LabelPrimary:
+		return m.dcs.SetRole(ctx, naming.RolePrimary)
+
+	case ha.LabelReplica:
+		return m.dcs.SetRole(ctx, naming.RoleReplica)
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// setRole writes PostgreSQL's configuration for a role and remembers the
+// upstream.
+func (m *Manager) setRole(standby bool, upstream string) error {
+	if err := m.writeConfig(standby, upstream); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.upstream = upstream
+	if standby {
+		m.ssn = nil
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *Manager) setSystemID(id uint64) {
+	m.mu.Lock()
+	m.systemID = id
+	m.mu.Unlock()
+}
+
+// currentWAL is the primary's WAL position now, for the lock's optime.
+func (m *Manager) currentWAL(ctx context.Context, fallback ha.LSN) ha.LSN {
+	if wal, err := m.pg.CurrentWAL(ctx); err == nil {
+		return wal
+	}
+	return fallback
+}
+
+// demoteWithoutDCS stops writes at once when the lock could not be renewed.
+func (m *Manager) demoteWithoutDCS(ctx context.Context, cfg ha.Config, cause error) {
+	m.mu.Lock()
+	m.dcsReachable = false
+	m.mu.Unlock()
+	d := ha.Decide(ha.Observed{Now: time.Now(), Name: m.opts.Name, Tags: m.tags(),
+		Cluster: ha.Cluster{Config: cfg}, Postgres: m.observePostgres(ctx)})
+	m.log.Error(cause, "could not renew the leader lock within retry_timeout", "decision", d.Message)
+	for _, a := range d.Actions {
+		if err := m.execute(ctx, ha.Observed{}, a); err != nil {
+			m.log.Error(err, "demoting")
+		}
+	}
+	m.dcs.ForgetRole()
+}
+
+// bootstrap creates the cluster: initdb, start as primary, create the
+// replication role.
+func (m *Manager) bootstrap(ctx context.Context) error {
+	m.setSystemID(0)
+	if err := m.pg.Initdb(ctx); err != nil {
+		return err
+	}
+	if err := m.setRole(false, ""); err != nil {
+		return err
+	}
+	if err := m.pg.Start(); err != nil {
+		return err
+	}
+	if err := m.pg.WaitReady(ctx, startTimeout); err != nil {
+		return err
+	}
+	return m.pg.CreateReplicationUser(ctx, m.replPwd)
+}
+
+// clone copies the data directory from the leader and starts it as a
+// standby of the leader.
+func (m *Manager) clone(ctx context.Context, upstream string) error {
+	u, err := m.member(upstream)
+	if err != nil {
+		return err
+	}
+	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+		m.log.Error(err, "stopping PostgreSQL before cloning")
+	}
+	m.setSystemID(0)
+	m.log.Info("cloning", "from", upstream)
+	if err := m.pg.BaseBackup(ctx, m.replicationConnInfo(u)); err != nil {
+		return err
+	}
+	if err := m.setRole(true, upstream); err != nil {
+		return err
+	}
+	return m.pg.Start()
+}
+
+// rewind makes a former primary (or a diverged standby) follow the leader;
+// when pg_rewind fails, it clones instead.
+func (m *Manager) rewind(ctx context.Context, upstream string) error {
+	u, err := m.member(upstream)
+	if err != nil {
+		return err
+	}
+	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+		m.log.Error(err, "stopping PostgreSQL before rewinding")
+	}
+	// pg_rewind runs crash recovery with this member's own configuration.
+	if err := m.setRole(false, ""); err != nil {
+		return err
+	}
+	m.log.Info("rewinding", "from", upstream)
+	if err := m.pg.Rewind(ctx, m.connInfo(u, postgres.SuperUser, "postgres")); err != nil {
+		m.log.Error(err, "pg_rewind failed: cloning instead", "from", upstream)
+		return m.clone(ctx, upstream)
+	}
+	// pg_rewind copied the leader's configuration files over this member's.
+	if err := m.setRole(true, upstream); err != nil {
+		return err
+	}
+	return m.pg.Start()
+}
+
+// handOver is a switchover on the leader: stop, let the candidate receive
+// the shutdown checkpoint, release the lock, and follow the candidate.
+func (m *Manager) handOver(ctx context.Context, o ha.Observed, candidate string) error {
+	m.log.Info("switching over", "to", candidate)
+	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+		m.log.Error(err, "stopping PostgreSQL for the switchover")
+	}
+	checkpoint, timeline := m.finalPosition(ctx)
+	if !m.waitForReplica(ctx, candidate, checkpoint, min(o.Cluster.Config.TTL/2, 10*time.Second)) {
+		m.log.Info("the candidate did not confirm the shutdown checkpoint; releasing the lock anyway", "candidate", candidate)
+	}
+	if err := m.dcs.Release(ctx, checkpoint, timeline); err != nil {
+		return err
+	}
+	if err := m.setRole(true, candidate); err != nil {
+		return err
+	}
+	return m.pg.Start()
+}

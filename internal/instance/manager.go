@@ -1,0 +1,471 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
+
+	"pgo.dev/pgo/internal/dcs"
+	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/postgres"
+)
+
+// Manager is one instance manager.
+type Manager struct {
+	opts    Options
+	log     logr.Logger
+	dcs     *dcs.Kubernetes
+	pg      *postgres.Instance
+	peers   *http.Client
+	apiPwd  string
+	replPwd string
+
+	// requests are operations the REST API asks the loop to run.
+	requests chan request
+
+	mu sync.Mutex // guards the fields below, read by the REST API
+	// state of the loop
+	cluster      ha.Cluster
+	dcsReachable bool
+	observed     ha.Postgres
+	decision     ha.Decision
+	loopAt       time.Time
+	upstream     string
+	ssn          []string
+	syncSince    ha.LSN
+	systemID     uint64
+	promotions   int
+	notStreaming time.Time
+}
+
+type request struct {
+	run  func(ctx context.Context) error
+	done chan error
+}
+
+// New prepares a manager: it reads the passwords and writes the password
+// file PostgreSQL's tools use.
+func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.Writer) (*Manager, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	superPwd, err := readSecret(opts.SuperuserPasswordFile, "superuser password")
+	if err != nil {
+		return nil, err
+	}
+	replPwd, err := readSecret(opts.ReplicationPasswordFile, "replication password")
+	if err != nil {
+		return nil, err
+	}
+	var apiPwd string
+	if opts.APIPasswordFile != "" {
+		if apiPwd, err = readSecret(opts.APIPasswordFile, "REST API password"); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(opts.SocketDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the socket directory: %w", err)
+	}
+	passfile := filepath.Join(opts.SocketDir, ".pgpass")
+	content := postgres.Passfile(map[string]string{postgres.SuperUser: superPwd, postgres.ReplicationUser: replPwd})
+	if err := os.WriteFile(passfile, []byte(content), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the password file: %w", err)
+	}
+	m := &Manager{
+		opts: opts,
+		log:  log,
+		dcs:  &dcs.Kubernetes{Client: client, Namespace: opts.Namespace, Cluster: opts.Cluster, Member: opts.Name},
+		pg: &postgres.Instance{
+			BinDir: opts.BinDir, DataDir: opts.DataDir, SocketDir: opts.SocketDir, Port: opts.Port,
+			Passfile: passfile, SuperuserPassword: superPwd, Output: output,
+		},
+		peers:    &http.Client{Timeout: 2 * time.Second},
+		apiPwd:   apiPwd,
+		replPwd:  replPwd,
+		requests: make(chan request),
+		cluster:  ha.Cluster{Config: ha.DefaultConfig()},
+	}
+	return m, nil
+}
+
+func (m *Manager) tags() ha.Tags {
+	return ha.Tags{FailoverPriority: m.opts.FailoverPriority, NoSync: m.opts.NoSync}
+}
+
+// Run runs the manager until ctx ends, then shuts PostgreSQL down and, as
+// leader, hands the lock over.
+func (m *Manager) Run(ctx context.Context) error {
+	if err := os.MkdirAll(m.opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
+	if err := m.pg.StopOrphan(ctx); err != nil {
+		return err
+	}
+	api, err := m.serveAPI()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = api.Close() }()
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go m.dcs.Watch(watchCtx)
+	changes := m.dcs.Changes()
+
+	m.log.Info("starting", "cluster", m.opts.Cluster, "member", m.opts.Name, "dataDir", m.opts.DataDir)
+	for {
+		next := m.runOnce(ctx)
+		timer := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return m.shutdown()
+		case <-timer.C:
+		case <-changes:
+			timer.Stop()
+		case req := <-m.requests:
+			timer.Stop()
+			req.done <- req.run(ctx)
+		}
+	}
+}
+
+// retry runs f until it succeeds or the retry timeout passes.
+func (m *Manager) retry(ctx context.Context, timeout time.Duration, f func(ctx context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		attempt, cancel := context.WithTimeout(ctx, min(time.Until(deadline), 5*time.Second))
+		err := f(attempt)
+		cancel()
+		if err == nil || errors.Is(err, dcs.ErrLockLost) || ctx.Err() != nil || time.Until(deadline) <= 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(500*time.Millisecond, time.Until(deadline))):
+		}
+	}
+}
+
+// runOnce is one run of the HA loop; it returns when to run again.
+func (m *Manager) runOnce(ctx context.Context) time.Time {
+	m.mu.Lock()
+	cfg := m.cluster.Config
+	m.mu.Unlock()
+
+	var cluster ha.Cluster
+	err := m.retry(ctx, cfg.RetryTimeout, func(ctx context.Context) error {
+		var err error
+		cluster, err = m.dcs.Observe(ctx)
+		return err
+	})
+	if ctx.Err() != nil {
+		return time.Now()
+	}
+	reachable := err == nil
+	m.mu.Lock()
+	if reachable {
+		m.cluster = cluster
+	} else {
+		m.log.Error(err, "the DCS is unreachable")
+		cluster = m.cluster
+	}
+	m.dcsReachable = reachable
+	cfg = cluster.Config
+	m.mu.Unlock()
+
+	o := ha.Observed{
+		Now:          time.Now(),
+		Name:         m.opts.Name,
+		Tags:         m.tags(),
+		DCSReachable: reachable,
+		Cluster:      cluster,
+		Postgres:     m.observePostgres(ctx),
+	}
+	m.setObserved(o.Postgres)
+	if ha.NeedPeers(o) {
+		o.Peers = m.fetchPeers(ctx, cluster.Members)
+	}
+	d := ha.Decide(o)
+
+	m.mu.Lock()
+	if d.Message != m.decision.Message {
+		m.log.Info(d.Message, "actions", fmt.Sprint(d.Actions))
+	}
+	m.decision, m.loopAt = d, time.Now()
+	m.mu.Unlock()
+
+	again := false
+	for _, a := range d.Actions {
+		if err := m.execute(ctx, o, a); err != nil {
+			m.log.Error(err, "action failed", "action", a.String())
+			again = true
+			break
+		}
+		if a.Kind == ha.Promote || a.Kind == ha.AcquireLock || a.Kind == ha.HandOver ||
+			a.Kind == ha.SetSynchronousStandbys || a.Kind == ha.Bootstrap || a.Kind == ha.ReleaseLock {
+			again = true
+		}
+	}
+	if len(d.Actions) > 0 {
+		m.setObserved(m.observePostgres(ctx))
+	}
+	if reachable {
+		m.publish(ctx)
+	}
+
+	next := time.Now().Add(cfg.LoopWait)
+	if again {
+		next = time.Now().Add(200 * time.Millisecond)
+	}
+	m.mu.Lock()
+	lock := m.cluster.Lock
+	m.mu.Unlock()
+	if lock.Holder != "" && lock.Holder != m.opts.Name && lock.ExpiresAt().Before(next) {
+		// Race at the moment the lock expires, not at the next loop.
+		next = lock.ExpiresAt().Add(10 * time.Millisecond)
+	}
+	return next
+}
+
+// observePostgres is what the member knows of its PostgreSQL now.
+func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
+	m.mu.Lock()
+	upstream, syncSince, systemID := m.upstream, m.syncSince, m.systemID
+	m.mu.Unlock()
+
+	if !m.pg.HasData() {
+		return ha.Postgres{DataDir: ha.DataEmpty}
+	}
+	p := ha.Postgres{DataDir: ha.DataValid, SystemID: systemID, Upstream: upstream}
+	if systemID == 0 {
+		if cd, err := m.pg.ControlData(ctx); err == nil {
+			p.SystemID = cd.SystemID
+			m.mu.Lock()
+			m.systemID = cd.SystemID
+			m.mu.Unlock()
+		}
+	}
+	proc := m.pg.Process()
+	if proc.Alive {
+		st, err := m.pg.Status(ctx, syncSince)
+		if err != nil {
+			p.Starting, p.StartedAt, p.InRecovery = true, proc.StartedAt, m.pg.IsStandby()
+			return p
+		}
+		p.Running, p.InRecovery, p.Timeline, p.WAL = true, st.InRecovery, st.Timeline, st.WAL
+		p.Streaming, p.SynchronousStandbyNames, p.Replicas = st.Streaming, st.SynchronousStandbyNames, st.Replicas
+		m.mu.Lock()
+		switch {
+		case !p.InRecovery || p.Streaming:
+			m.notStreaming = time.Time{}
+		case m.notStreaming.IsZero():
+			m.notStreaming = time.Now()
+		}
+		p.NotStreamingSince = m.notStreaming
+		m.mu.Unlock()
+		return p
+	}
+	p.InRecovery = m.pg.IsStandby()
+	if cd, err := m.pg.ControlData(ctx); err == nil {
+		p.Timeline, p.WAL = max(cd.Timeline, cd.MinRecoveryTL), max(cd.Checkpoint, cd.MinRecovery)
+	}
+	return p
+}
+
+// fetchPeers asks the other members for their live status.
+func (m *Manager) fetchPeers(ctx context.Context, members map[string]ha.Member) []ha.Peer {
+	var wg sync.WaitGroup
+	out := make(chan ha.Peer, len(members))
+	for name, member := range members {
+		if name == m.opts.Name || member.APIURL == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := fetchStatus(ctx, m.peers, member.APIURL)
+			if err != nil {
+				out <- ha.Peer{Name: name}
+				return
+			}
+			out <- ha.Peer{Name: name, Reachable: true, Running: st.Running, Primary: st.Running && st.Role == ha.RolePrimary,
+				WAL: ha.LSN(st.WAL), Timeline: st.Timeline, Tags: st.Tags}
+		}()
+	}
+	wg.Wait()
+	close(out)
+	var peers []ha.Peer
+	for p := range out {
+		peers = append(peers, p)
+	}
+	return peers
+}
+
+// publish writes this member's state to its pod.
+func (m *Manager) publish(ctx context.Context) {
+	st := m.memberStatus()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := m.dcs.PublishMember(ctx, st); err != nil {
+		m.log.Error(err, "publishing the member state")
+	}
+}
+
+func (m *Manager) memberStatus() dcs.MemberStatus {
+	m.mu.Lock()
+	p := m.observed
+	m.mu.Unlock()
+	return m.memberStatusOf(p)
+}
+
+func (m *Manager) memberStatusOf(p ha.Postgres) dcs.MemberStatus {
+	st := dcs.MemberStatus{
+		Running: p.Running, Timeline: p.Timeline, WAL: uint64(p.WAL),
+		APIURL: "http://" + m.opts.APIAddress, ConnHost: m.opts.PodIP, ConnPort: m.opts.Port, Tags: m.tags(),
+	}
+	switch {
+	case p.DataDir == ha.DataEmpty:
+		st.Role, st.State = ha.RoleUninitialized, "uninitialized"
+	case p.Running && !p.InRecovery:
+		st.Role, st.State = ha.RolePrimary, "running"
+	case p.Running:
+		st.Role, st.State = ha.RoleReplica, "running"
+		if p.Streaming {
+			st.State = "streaming"
+		}
+	case p.Starting:
+		st.Role, st.State = ha.RoleReplica, "starting"
+	default:
+		st.Role, st.State = ha.RoleStopped, "stopped"
+	}
+	return st
+}
+
+// settings renders PostgreSQL's configuration for a role.
+func (m *Manager) writeConfig(standby bool, upstream string) error {
+	dyn := m.dcs.Dynamic()
+	m.mu.Lock()
+	s := postgres.Settings{
+		Member: m.opts.Name, ListenAddr: m.opts.PodIP, Port: m.opts.Port, SocketDir: m.opts.SocketDir,
+		Standby: standby, PrimarySlot: postgres.SlotName(m.opts.Name),
+		CertFile: m.opts.CertFile, KeyFile: m.opts.KeyFile, CAFile: m.opts.CAFile,
+		Parameters: dyn.PostgreSQL.Parameters,
+	}
+	if !standby {
+		s.SynchronousStandbys = m.ssn
+	}
+	if upstream != "" {
+		if u, ok := m.cluster.Members[upstream]; ok {
+			s.PrimaryConnInfo = m.replicationConnInfo(u)
+		}
+	}
+	m.mu.Unlock()
+	return m.pg.WriteConfig(s, postgres.HBA(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PgHBA))
+}
+
+func (m *Manager) connInfo(member ha.Member, user, database string) string {
+	sslmode := "prefer"
+	return postgres.ConnInfo(map[string]string{
+		"host": member.ConnHost, "port": strconv.Itoa(member.ConnPort), "user": user, "dbname": database,
+		"passfile": m.pg.Passfile, "application_name": m.opts.Name, "sslmode": sslmode, "connect_timeout": "3",
+		"keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "2", "keepalives_count": "3",
+	})
+}
+
+func (m *Manager) replicationConnInfo(member ha.Member) string {
+	return m.connInfo(member, postgres.ReplicationUser, "")
+}
+
+// member looks an upstream up in the last DCS read.
+func (m *Manager) member(name string) (ha.Member, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.cluster.Members[name]
+	if !ok || u.ConnHost == "" {
+		return u, fmt.Errorf("member %s has not published how to reach it", name)
+	}
+	return u, nil
+}
+
+// shutdown stops PostgreSQL; as leader it releases the lock once a replica
+// received the shutdown checkpoint, so that one takes over at once.
+func (m *Manager) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m.mu.Lock()
+	leader := m.cluster.Lock.Holder == m.opts.Name
+	cfg := m.cluster.Config
+	m.mu.Unlock()
+	m.log.Info("shutting down", "leader", leader)
+	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
+		m.log.Error(err, "stopping PostgreSQL")
+	}
+	m.observeStopped(ctx)
+	if leader {
+		checkpoint, timeline := m.finalPosition(ctx)
+		m.waitForReplica(ctx, "", checkpoint, min(cfg.TTL/2, 10*time.Second))
+		if err := m.retry(ctx, cfg.RetryTimeout, func(ctx context.Context) error {
+			return m.dcs.Release(ctx, checkpoint, timeline)
+		}); err != nil {
+			m.log.Error(err, "releasing the leader lock")
+		} else {
+			m.log.Info("released the leader lock", "checkpoint", postgres.FormatLSN(checkpoint))
+		}
+	}
+	m.publish(ctx)
+	m.pg.Close()
+	return nil
+}
+
+func (m *Manager) observeStopped(ctx context.Context) {
+	p := m.observePostgres(ctx)
+	m.mu.Lock()
+	m.observed = p
+	m.mu.Unlock()
+}
+
+// finalPosition is the shutdown checkpoint of the stopped server.
+func (m *Manager) finalPosition(ctx context.Context) (ha.LSN, int64) {
+	cd, err := m.pg.ControlData(ctx)
+	if err != nil {
+		m.log.Error(err, "reading the shutdown checkpoint")
+		return 0, 0
+	}
+	return cd.Checkpoint, cd.Timeline
+}
+
+// waitForReplica waits until a replica (the named one, or any) reports WAL
+// at least at lsn.
+func (m *Manager) waitForReplica(ctx context.Context, name string, lsn ha.LSN, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		m.mu.Lock()
+		members := m.cluster.Members
+		m.mu.Unlock()
+		for _, p := range m.fetchPeers(ctx, members) {
+			if p.Reachable && (name == "" || p.Name == name) && p.WAL >= lsn {
+				return true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+func (m *Manager) setObserved(p ha.Postgres) {
+	m.mu.Lock()
+	m.observed = p
+	m.mu.Unlock()
+}

@@ -1,0 +1,123 @@
+// Package instance is the instance manager: PID 1 of every database pod and
+// the only thing that starts, stops, promotes or demotes PostgreSQL. Each
+// run of its loop observes PostgreSQL, the DCS and (during elections) the
+// other members, lets ha.Decide choose the actions, and carries them out. It
+// serves Patroni's REST API and Prometheus metrics.
+package instance
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"pgo.dev/pgo/internal/naming"
+)
+
+// Options configure one instance manager.
+type Options struct {
+	// Cluster, Namespace and Name (the member: its pod's name).
+	Cluster, Namespace, Name string
+	// PodIP is the address PostgreSQL and the REST API listen on, and that
+	// other members connect to.
+	PodIP string
+	// DataDir is PostgreSQL's data directory; BinDir holds its programs;
+	// SocketDir its Unix socket (keep the path short).
+	DataDir, BinDir, SocketDir string
+	// Port of PostgreSQL.
+	Port int
+	// APIAddress is where the REST API listens (PodIP:8008 by default).
+	APIAddress string
+	// Files holding the superuser's and the replication user's passwords,
+	// and the password of the REST API's user for POST requests.
+	SuperuserPasswordFile, ReplicationPasswordFile string
+	APIUser, APIPasswordFile                       string
+	// TLS files for PostgreSQL; TLS is off without CertFile.
+	CertFile, KeyFile, CAFile string
+	// FailoverPriority ranks this member in elections; 0 never promotes it.
+	FailoverPriority int
+	// NoSync keeps it from being chosen as synchronous standby.
+	NoSync bool
+}
+
+// Validate checks the options and fills in defaults.
+func (o *Options) Validate() error {
+	var errs []error
+	need := func(v, flag string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("--%s is required", flag))
+		}
+	}
+	need(o.Cluster, "cluster")
+	need(o.Namespace, "namespace")
+	need(o.Name, "name")
+	need(o.PodIP, "pod-ip")
+	need(o.DataDir, "data-dir")
+	need(o.SuperuserPasswordFile, "superuser-password-file")
+	need(o.ReplicationPasswordFile, "replication-password-file")
+	if o.PodIP != "" && net.ParseIP(o.PodIP) == nil {
+		errs = append(errs, fmt.Errorf("--pod-ip %q is not an IP address", o.PodIP))
+	}
+	if o.Port == 0 {
+		o.Port = naming.PostgresPort
+	}
+	if o.APIAddress == "" && o.PodIP != "" {
+		o.APIAddress = net.JoinHostPort(o.PodIP, strconv.Itoa(naming.APIPort))
+	}
+	if o.SocketDir == "" {
+		o.SocketDir = "/tmp"
+	}
+	if o.FailoverPriority < 0 {
+		errs = append(errs, fmt.Errorf("--failover-priority must be 0 or more, not %d", o.FailoverPriority))
+	}
+	if (o.KeyFile == "") != (o.CertFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
+	}
+	if o.BinDir == "" && len(errs) == 0 {
+		dir, err := FindBinDir()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		o.BinDir = dir
+	}
+	return errors.Join(errs...)
+}
+
+// FindBinDir finds PostgreSQL's programs: from pg_config on the PATH, or the
+// newest /usr/lib/postgresql/<major>/bin.
+func FindBinDir() (string, error) {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	best, bestMajor := "", 0
+	for _, dir := range dirs {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		if _, statErr := os.Stat(filepath.Join(dir, "postgres")); err == nil && statErr == nil && major > bestMajor {
+			best, bestMajor = dir, major
+		}
+	}
+	if best == "" {
+		return "", errors.New("PostgreSQL's programs were not found: install PostgreSQL, put pg_config on the PATH, or give --bin-dir")
+	}
+	return best, nil
+}
+
+func readSecret(path, what string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", what, err)
+	}
+	s := strings.TrimRight(string(data), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("the %s in %s is empty", what, path)
+	}
+	return s, nil
+}

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -49,6 +54,7 @@ func Start(t testing.TB) *Env {
 	t.Cleanup(func() { _ = os.RemoveAll(certs) })
 	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
 
+	ctrl.SetLogger(logr.Discard())
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop() // whatever did start must not outlive the test
@@ -71,9 +77,12 @@ func Start(t testing.TB) *Env {
 	return &Env{Config: cfg, Client: c, Clientset: cs, Environment: env}
 }
 
-// StopAPIServer stops kube-apiserver (etcd keeps running).
+// StopAPIServer stops kube-apiserver as a crash would (etcd keeps
+// running): it gets two seconds to stop and is then killed.
 func (e *Env) StopAPIServer() error {
-	if err := e.Environment.ControlPlane.APIServer.Stop(); err != nil {
+	apiserver := e.Environment.ControlPlane.APIServer
+	apiserver.StopTimeout = 2 * time.Second
+	if err := apiserver.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
 	}
 	return nil

@@ -1,0 +1,85 @@
+package instance_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The failover benchmarks run with -benchtime=Nx (`make bench-failover`
+// runs 5): each iteration is one failover of a three-member cluster, and
+// the figures are the median and maximum time from the leader's end to a new
+// primary accepting writes.
+
+func reportTimes(b *testing.B, times []time.Duration) {
+	if len(times) == 0 {
+		return
+	}
+	sorted := slices.Clone(times)
+	slices.Sort(sorted)
+	b.ReportMetric(sorted[len(sorted)/2].Seconds(), "s-median")
+	b.ReportMetric(sorted[len(sorted)-1].Seconds(), "s-max")
+}
+
+func profiles() map[string]profile {
+	return map[string]profile{"default": defaultProfile, "ttl10-loop2": {ttl: 10, loopWait: 2, retryTimeout: 4}}
+}
+
+// BenchmarkFailoverHardCrash: SIGKILL of the leader's manager and
+// PostgreSQL; a replica takes over when the lock expires.
+func BenchmarkFailoverHardCrash(b *testing.B) {
+	for name, prof := range profiles() {
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b, 3, prof, nil)
+			h.startAll()
+			var times []time.Duration
+			for i := 0; i < b.N; i++ {
+				leader := h.waitHealthy(120 * time.Second)
+				writeSome(b, h, leader, 100)
+				h.kill9(leader)
+				_, took := h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
+				times = append(times, took)
+				h.start(leader)
+			}
+			h.waitHealthy(120 * time.Second)
+			reportTimes(b, times)
+		})
+	}
+}
+
+// BenchmarkFailoverGraceful: SIGTERM of the leader's manager; it releases
+// the lock once a replica has its shutdown checkpoint.
+func BenchmarkFailoverGraceful(b *testing.B) {
+	for name, prof := range profiles() {
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b, 3, prof, nil)
+			h.startAll()
+			var times []time.Duration
+			for i := 0; i < b.N; i++ {
+				leader := h.waitHealthy(120 * time.Second)
+				writeSome(b, h, leader, 100)
+				start := time.Now()
+				done := make(chan struct{})
+				go func() { h.term(leader); close(done) }()
+				h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
+				times = append(times, time.Since(start))
+				<-done
+				h.start(leader)
+			}
+			h.waitHealthy(120 * time.Second)
+			reportTimes(b, times)
+		})
+	}
+}
+
+// BenchmarkSyncWritesLost: in synchronous mode, b.N hard-crash failovers
+// under a steady stream of commits; reports acknowledged commits lost.
+func BenchmarkSyncWritesLost(b *testing.B) {
+	h := newHarness(b, 3, fastProfile, map[string]any{"synchronous_mode": true})
+	lost, acked, times := syncFailovers(b, h, b.N)
+	reportTimes(b, times)
+	b.ReportMetric(float64(lost), "lost-commits")
+	b.ReportMetric(float64(acked), "acked-commits")
+	fmt.Printf("synchronous mode: %d commits acknowledged through %d failovers, %d lost\n", acked, b.N, lost)
+}

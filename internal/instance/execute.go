@@ -151,6 +151,10 @@ func (m *Manager) setRole(standby bool, upstream string) error {
 		return err
 	}
 	m.mu.Lock()
+	if upstream != m.upstream {
+		// A new upstream gets its own grace before it counts as diverged.
+		m.notStreaming = time.Time{}
+	}
 	m.upstream = upstream
 	if standby {
 		m.ssn = nil
@@ -245,6 +249,9 @@ func (m *Manager) rewind(ctx context.Context, upstream string) error {
 	}
 	m.log.Info("rewinding", "from", upstream)
 	if err := m.pg.Rewind(ctx, m.connInfo(u, postgres.SuperUser, "postgres")); err != nil {
+		if errors.Is(err, postgres.ErrSourceUnreachable) {
+			return err // try again on a later run, with the data intact
+		}
 		m.log.Error(err, "pg_rewind failed: cloning instead", "from", upstream)
 		return m.clone(ctx, upstream)
 	}

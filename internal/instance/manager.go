@@ -206,11 +206,11 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	m.decision, m.loopAt = d, time.Now()
 	m.mu.Unlock()
 
-	again := false
+	again, failed := false, false
 	for _, a := range d.Actions {
 		if err := m.execute(ctx, o, a); err != nil {
 			m.log.Error(err, "action failed", "action", a.String())
-			again = true
+			failed = true
 			break
 		}
 		if a.Kind == ha.Promote || a.Kind == ha.AcquireLock || a.Kind == ha.HandOver ||
@@ -226,8 +226,11 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	}
 
 	next := time.Now().Add(cfg.LoopWait)
-	if again {
+	switch {
+	case again:
 		next = time.Now().Add(200 * time.Millisecond)
+	case failed:
+		next = time.Now().Add(min(cfg.LoopWait, time.Second))
 	}
 	m.mu.Lock()
 	lock := m.cluster.Lock

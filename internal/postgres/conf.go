@@ -77,10 +77,12 @@ func PostgresqlConf(s Settings) string {
 	params["port"] = fmt.Sprint(s.Port)
 	params["unix_socket_directories"] = s.SocketDir
 	params["synchronous_standby_names"] = synchronousStandbyNames(s.SynchronousStandbys)
+	// recovery_target_timeline is written for a primary too: it changes
+	// only with a restart, and a promoted standby keeps running.
+	params["recovery_target_timeline"] = "latest"
 	if s.Standby {
 		params["primary_conninfo"] = s.PrimaryConnInfo
 		params["primary_slot_name"] = s.PrimarySlot
-		params["recovery_target_timeline"] = "latest"
 	}
 	params["ssl"] = "off"
 	if s.CertFile != "" {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -95,5 +96,18 @@ Min recovery ending loc's timeline:   3
 	}
 	if c.SystemID != 7311234567890123456 || c.Timeline != 3 || c.Checkpoint != 0x3000060 || c.MinRecovery != 0x30000D8 || !c.CleanShutdown() {
 		t.Errorf("parsed %+v", c)
+	}
+}
+
+func TestPasswordForReadsPassfile(t *testing.T) {
+	path := t.TempDir() + "/pgpass"
+	pw := map[string]string{"postgres": `su:per\secret`, "replicator": "r"}
+	if err := os.WriteFile(path, []byte(Passfile(pw)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range pw {
+		if got := passwordFor(path, user); got != want {
+			t.Errorf("passwordFor(%s) = %q, want %q", user, got, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -159,20 +160,119 @@ func (i *Instance) Initdb(ctx context.Context) error {
 }
 
 // BaseBackup replaces the data directory with a copy of the server at
-// connInfo (as the replication user).
+// connInfo (as the replication user). The copy goes to a directory beside
+// the data directory first, so that a failed copy leaves the data alone.
 func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
+	clone := i.DataDir + ".clone"
+	if err := os.RemoveAll(clone); err != nil {
+		return fmt.Errorf("removing an earlier copy: %w", err)
+	}
+	if err := i.run(ctx, "pg_basebackup", "--pgdata", clone, "--wal-method", "stream",
+		"--checkpoint", "fast", "--no-password", "--dbname", connInfo); err != nil {
+		_ = os.RemoveAll(clone)
+		return err
+	}
+	return i.replaceData(clone)
+}
+
+// replaceData puts the data directory at from in place of the current one.
+func (i *Instance) replaceData(from string) error {
+	old := i.DataDir + ".old"
+	_ = os.RemoveAll(old)
+	if err := os.Rename(i.DataDir, old); err == nil {
+		if err := os.Rename(from, i.DataDir); err != nil {
+			return fmt.Errorf("moving the copy into place: %w", err)
+		}
+		return os.RemoveAll(old)
+	}
+	// The data directory is a mount point: move the contents instead.
 	if err := i.WipeData(); err != nil {
 		return err
 	}
-	return i.run(ctx, "pg_basebackup", "--pgdata", i.DataDir, "--wal-method", "stream",
-		"--checkpoint", "fast", "--no-password", "--dbname", connInfo)
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return fmt.Errorf("reading the copy: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(i.DataDir, e.Name())); err != nil {
+			return fmt.Errorf("moving the copy into place: %w", err)
+		}
+	}
+	return os.RemoveAll(from)
 }
+
+// ErrSourceUnreachable means the server to copy or rewind from could not be
+// reached; the data directory was left alone.
+var ErrSourceUnreachable = errors.New("the source server cannot be reached")
 
 // Rewind makes the stopped data directory follow the server at connInfo (as
 // the superuser) with pg_rewind, which first runs crash recovery when the
-// server did not stop cleanly.
+// server did not stop cleanly. It checkpoints the source first: a freshly
+// promoted source records its new timeline in its control file only at its
+// next checkpoint, and pg_rewind reads it from there.
 func (i *Instance) Rewind(ctx context.Context, connInfo string) error {
+	if err := checkpoint(ctx, connInfo, i.Passfile); err != nil {
+		return fmt.Errorf("%w: %w", ErrSourceUnreachable, err)
+	}
 	return i.run(ctx, "pg_rewind", "--target-pgdata", i.DataDir, "--source-server", connInfo, "--progress")
+}
+
+func checkpoint(ctx context.Context, connInfo, passfile string) error {
+	cfg, err := pgx.ParseConfig(connInfo)
+	if err != nil {
+		return err
+	}
+	if cfg.Password == "" {
+		cfg.Password = passwordFor(passfile, cfg.User)
+	}
+	// libpq's keepalive settings are not server parameters.
+	for k := range cfg.RuntimeParams {
+		if strings.HasPrefix(k, "keepalives") {
+			delete(cfg.RuntimeParams, k)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CHECKPOINT")
+	return err
+}
+
+// passwordFor reads a user's password from a password file Passfile wrote.
+func passwordFor(passfile, user string) string {
+	data, err := os.ReadFile(passfile)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := splitPassfileLine(line)
+		if len(fields) == 5 && fields[3] == user {
+			return fields[4]
+		}
+	}
+	return ""
+}
+
+func splitPassfileLine(line string) []string {
+	var fields []string
+	var cur strings.Builder
+	for n := 0; n < len(line); n++ {
+		switch c := line[n]; {
+		case c == '\\' && n+1 < len(line):
+			n++
+			cur.WriteByte(line[n])
+		case c == ':':
+			fields = append(fields, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(fields, cur.String())
 }
 
 // ControlData runs pg_controldata.

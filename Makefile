@@ -12,7 +12,7 @@ export PGO_CACHE
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X pgo.dev/pgo/internal/version.Version=$(VERSION)
-GO_TEST_FLAGS ?= -race -count=1
+GO_TEST_FLAGS ?= -race -count=1 -timeout 45m
 
 .PHONY: help
 help: ## Show the targets
@@ -55,6 +55,10 @@ test: deps kube lint ## Run every test tier: unit and integration (a real kube-a
 .PHONY: test-unit
 test-unit: ## Run the unit tests only (no servers)
 	go test $(GO_TEST_FLAGS) -short ./...
+
+.PHONY: bench-failover
+bench-failover: deps kube ## Failover times (median, max of 5) and commits lost in synchronous mode
+	go test -run '^$$' -bench 'Failover|SyncWritesLost' -benchtime 5x -timeout 60m ./internal/instance/
 
 .PHONY: run
 run: deps kube build ## Start the local environment and the operator; Ctrl-C stops it

@@ -52,7 +52,10 @@ func Start(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(certs) })
+	// It gets two seconds to stop, then is killed: StopAPIServer is a crash,
+	// and cleanup is quick.
 	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
+	env.ControlPlaneStopTimeout = 2 * time.Second
 
 	ctrl.SetLogger(logr.Discard())
 	cfg, err := env.Start()
@@ -80,9 +83,7 @@ func Start(t testing.TB) *Env {
 // StopAPIServer stops kube-apiserver as a crash would (etcd keeps
 // running): it gets two seconds to stop and is then killed.
 func (e *Env) StopAPIServer() error {
-	apiserver := e.Environment.ControlPlane.APIServer
-	apiserver.StopTimeout = 2 * time.Second
-	if err := apiserver.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
+	if err := e.Environment.ControlPlane.APIServer.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
 	}
 	return nil

@@ -211,6 +211,9 @@ func decideFollower(o Observed, leader string) Decision {
 	switch {
 	case pg.Running && !pg.InRecovery:
 		return Decision{Actions: []Action{actOn(Demote, leader), act(LabelReplica)}, Message: fmt.Sprintf("demoting: %s holds the leader lock", leader)}
+	case pg.Starting && stuck(o, lm):
+		return Decision{Actions: []Action{actOn(Reinitialize, leader), act(LabelReplica)},
+			Message: fmt.Sprintf("reinitializing from %s: PostgreSQL has been starting for %s and is still behind the leader's timeline", leader, o.Now.Sub(pg.StartedAt).Round(time.Second))}
 	case pg.Starting:
 		return Decision{Message: "waiting for PostgreSQL to start"}
 	case !pg.Running && c.Config.Paused:
@@ -236,6 +239,20 @@ func diverged(o Observed, leader Member) bool {
 	return !o.Cluster.Config.Paused && !pg.Streaming && !pg.NotStreamingSince.IsZero() &&
 		o.Now.Sub(pg.NotStreamingSince) > divergenceGrace(o.Cluster.Config) &&
 		leader.Running && leader.Timeline > pg.Timeline
+}
+
+// stuck reports a standby that has been starting for long, behind the
+// leader's timeline: the WAL it needs to become consistent is gone, so only
+// a new copy helps.
+func stuck(o Observed, leader Member) bool {
+	pg := o.Postgres
+	return !o.Cluster.Config.Paused && pg.InRecovery && o.Now.Sub(pg.StartedAt) > stuckGrace(o.Cluster.Config) &&
+		leader.Running && leader.Timeline > pg.Timeline
+}
+
+// stuckGrace is how long a standby may take to become consistent.
+func stuckGrace(cfg Config) time.Duration {
+	return max(10*cfg.TTL, 5*time.Minute)
 }
 
 // divergenceGrace is how long a standby may fail to stream before it is

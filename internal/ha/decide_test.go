@@ -191,6 +191,19 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Members["b"] = lm
 			return o
 		}, []ActionKind{Rewind, LabelReplica}, "rewinding"},
+		{"standby that cannot become consistent: reinitializes", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-6*time.Minute)
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			return o
+		}, []ActionKind{Reinitialize, LabelReplica}, "reinitializing from b"},
+		{"standby starting for a while on the leader's timeline: waits", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-6*time.Minute)
+			return o
+		}, nil, "waiting for PostgreSQL to start"},
 		{"replica briefly not streaming: waits", func() Observed {
 			o := cluster("a", "b")
 			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-2*time.Second)

@@ -240,6 +240,20 @@ func (m *Manager) rewind(ctx context.Context, upstream string) error {
 	if err != nil {
 		return err
 	}
+	source := m.connInfo(u, postgres.SuperUser, "postgres")
+	// Keep running while the leader cannot be reached: a member that
+	// stopped cannot take part in the next election.
+	if err := m.pg.CheckpointSource(ctx, source); err != nil {
+		return err
+	}
+	// pg_rewind replays from this member's last checkpoint, with WAL the
+	// leader must still have: a standby makes its restartpoints rarely, so
+	// make one now.
+	if m.pg.Process().Alive {
+		if err := m.pg.Checkpoint(ctx); err != nil {
+			m.log.Error(err, "checkpointing before rewinding")
+		}
+	}
 	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
 		m.log.Error(err, "stopping PostgreSQL before rewinding")
 	}
@@ -248,7 +262,7 @@ func (m *Manager) rewind(ctx context.Context, upstream string) error {
 		return err
 	}
 	m.log.Info("rewinding", "from", upstream)
-	if err := m.pg.Rewind(ctx, m.connInfo(u, postgres.SuperUser, "postgres")); err != nil {
+	if err := m.pg.Rewind(ctx, source); err != nil {
 		if errors.Is(err, postgres.ErrSourceUnreachable) {
 			return err // try again on a later run, with the data intact
 		}

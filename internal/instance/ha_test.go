@@ -2,6 +2,9 @@ package instance_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,4 +267,36 @@ func TestAPIServerOutage(t *testing.T) {
 	recovered := h.waitHealthy(90 * time.Second)
 	writeSome(t, h, recovered, 10)
 	t.Logf("after the API server returned, %s leads", recovered)
+}
+
+// PostgreSQL crashes under a live manager: the manager starts it again and
+// keeps the lock, without a failover.
+func TestPostgresCrashUnderLiveManager(t *testing.T) {
+	h := newHarness(t, 3, fastProfile, nil)
+	h.startAll()
+	leader := h.waitHealthy(90 * time.Second)
+	lease := h.lease()
+	transitions := *lease.Spec.LeaseTransitions
+
+	postmaster := postmasterPID(h, leader)
+	if err := syscall.Kill(postmaster, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(leader+" back as primary", 30*time.Second, func() bool {
+		return postmasterPID(h, leader) != postmaster && h.primary() == leader
+	})
+	if l := h.lease(); *l.Spec.HolderIdentity != leader || *l.Spec.LeaseTransitions != transitions {
+		t.Errorf("the lock moved: holder %s, transitions %d (were %s, %d)", *l.Spec.HolderIdentity, *l.Spec.LeaseTransitions, leader, transitions)
+	}
+	h.waitHealthy(30 * time.Second)
+}
+
+func postmasterPID(h *harness, name string) int {
+	data, err := os.ReadFile(filepath.Join(h.member(name).dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(data), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
 }

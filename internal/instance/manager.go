@@ -265,6 +265,9 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 		st, err := m.pg.Status(ctx, syncSince)
 		if err != nil {
 			p.Starting, p.StartedAt, p.InRecovery = true, proc.StartedAt, m.pg.IsStandby()
+			if cd, err := m.pg.ControlData(ctx); err == nil {
+				p.Timeline = max(cd.Timeline, cd.MinRecoveryTL)
+			}
 			return p
 		}
 		p.Running, p.InRecovery, p.Timeline, p.WAL = true, st.InRecovery, st.Timeline, st.WAL

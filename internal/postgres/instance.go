@@ -211,10 +211,19 @@ var ErrSourceUnreachable = errors.New("the source server cannot be reached")
 // promoted source records its new timeline in its control file only at its
 // next checkpoint, and pg_rewind reads it from there.
 func (i *Instance) Rewind(ctx context.Context, connInfo string) error {
+	if err := i.CheckpointSource(ctx, connInfo); err != nil {
+		return err
+	}
+	return i.run(ctx, "pg_rewind", "--target-pgdata", i.DataDir, "--source-server", connInfo, "--progress")
+}
+
+// CheckpointSource connects to the server to rewind from (as the superuser)
+// and checkpoints it; it fails with ErrSourceUnreachable when it cannot.
+func (i *Instance) CheckpointSource(ctx context.Context, connInfo string) error {
 	if err := checkpoint(ctx, connInfo, i.Passfile); err != nil {
 		return fmt.Errorf("%w: %w", ErrSourceUnreachable, err)
 	}
-	return i.run(ctx, "pg_rewind", "--target-pgdata", i.DataDir, "--source-server", connInfo, "--progress")
+	return nil
 }
 
 func checkpoint(ctx context.Context, connInfo, passfile string) error {

@@ -252,3 +252,17 @@ func (i *Instance) SyncSlots(ctx context.Context, members []string) error {
 	}
 	return nil
 }
+
+// Checkpoint checkpoints the server; on a standby it makes a restartpoint,
+// so that a later pg_rewind needs WAL only from the latest checkpoint the
+// standby replayed.
+func (i *Instance) Checkpoint(ctx context.Context) error {
+	pool, err := i.Pool(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}

@@ -26,31 +26,10 @@ func profiles() map[string]profile {
 	return map[string]profile{"default": defaultProfile, "ttl10-loop2": {ttl: 10, loopWait: 2, retryTimeout: 4}}
 }
 
-// BenchmarkFailoverHardCrash: SIGKILL of the leader's manager and
-// PostgreSQL; a replica takes over when the lock expires.
-func BenchmarkFailoverHardCrash(b *testing.B) {
-	for name, prof := range profiles() {
-		b.Run(name, func(b *testing.B) {
-			h := newHarness(b, 3, prof, nil)
-			h.startAll()
-			var times []time.Duration
-			for i := 0; i < b.N; i++ {
-				leader := h.waitHealthy(120 * time.Second)
-				writeSome(b, h, leader, 100)
-				h.kill9(leader)
-				_, took := h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
-				times = append(times, took)
-				h.start(leader)
-			}
-			h.waitHealthy(120 * time.Second)
-			reportTimes(b, times)
-		})
-	}
-}
-
-// BenchmarkFailoverGraceful: SIGTERM of the leader's manager; it releases
-// the lock once a replica has its shutdown checkpoint.
-func BenchmarkFailoverGraceful(b *testing.B) {
+// benchFailover times b.N failovers of a three-member cluster for each
+// profile: end ends the leader, and the clock runs from then until another
+// member accepts writes.
+func benchFailover(b *testing.B, end func(h *harness, leader string) (wait func())) {
 	for name, prof := range profiles() {
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, 3, prof, nil)
@@ -60,17 +39,35 @@ func BenchmarkFailoverGraceful(b *testing.B) {
 				leader := h.waitHealthy(120 * time.Second)
 				writeSome(b, h, leader, 100)
 				start := time.Now()
-				done := make(chan struct{})
-				go func() { h.term(leader); close(done) }()
+				wait := end(h, leader)
 				h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
 				times = append(times, time.Since(start))
-				<-done
+				wait()
 				h.start(leader)
 			}
 			h.waitHealthy(120 * time.Second)
 			reportTimes(b, times)
 		})
 	}
+}
+
+// BenchmarkFailoverHardCrash: SIGKILL of the leader's manager and
+// PostgreSQL; a replica takes over when the lock expires.
+func BenchmarkFailoverHardCrash(b *testing.B) {
+	benchFailover(b, func(h *harness, leader string) func() {
+		h.kill9(leader)
+		return func() {}
+	})
+}
+
+// BenchmarkFailoverGraceful: SIGTERM of the leader's manager; it releases
+// the lock once a replica has its shutdown checkpoint.
+func BenchmarkFailoverGraceful(b *testing.B) {
+	benchFailover(b, func(h *harness, leader string) func() {
+		done := make(chan struct{})
+		go func() { h.term(leader); close(done) }()
+		return func() { <-done }
+	})
 }
 
 // BenchmarkSyncWritesLost: in synchronous mode, b.N hard-crash failovers

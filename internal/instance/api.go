@@ -184,7 +184,7 @@ func (m *Manager) liveness(w http.ResponseWriter, _ *http.Request) {
 	m.mu.Lock()
 	loopAt, cfg := m.loopAt, m.cluster.Config
 	m.mu.Unlock()
-	if time.Since(loopAt) > max(cfg.TTL, 3*cfg.LoopWait)+cfg.RetryTimeout {
+	if !m.busy.Load() && time.Since(loopAt) > max(cfg.TTL, 3*cfg.LoopWait)+cfg.RetryTimeout {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the HA loop has not run since " + loopAt.UTC().Format(time.RFC3339)})
 		return
 	}

@@ -18,6 +18,11 @@ const startTimeout = 60 * time.Second
 
 // execute carries one action out.
 func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error {
+	switch a.Kind {
+	case ha.Bootstrap, ha.Clone, ha.Reinitialize, ha.Rewind, ha.HandOver:
+		m.busy.Store(true)
+		defer m.busy.Store(false)
+	}
 	cfg := o.Cluster.Config
 	pgo := o.Postgres
 	switch a.Kind {
@@ -209,7 +214,13 @@ func (m *Manager) bootstrap(ctx context.Context) error {
 	if err := m.pg.WaitReady(ctx, startTimeout); err != nil {
 		return err
 	}
-	return m.pg.CreateReplicationUser(ctx, m.replPwd)
+	if err := m.pg.CreateReplicationUser(ctx, m.replPwd); err != nil {
+		return err
+	}
+	if m.opts.AppUser != "" {
+		return m.pg.CreateUserAndDatabase(ctx, m.opts.AppUser, m.appPwd, m.opts.AppDatabase)
+	}
+	return nil
 }
 
 // clone copies the data directory from the leader and starts it as a

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -35,6 +36,20 @@ func TestBootstrap(t *testing.T) {
 			t.Errorf("a replica accepted a write (err %v)", err)
 		}
 	}
+
+	// The application user logs in to its database with its password.
+	ctx := t.Context()
+	cfg, _ := pgx.ParseConfig("")
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = h.member(leader).ip, 5432, "app", "app-secret", "appdb"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("the application user cannot connect to its database: %v", err)
+	}
+	var owner string
+	if err := conn.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()").Scan(&owner); err != nil || owner != "app" {
+		t.Errorf("appdb is owned by %q (%v), want app", owner, err)
+	}
+	conn.Close(ctx)
 
 	// The Kubernetes side: the leader holds the lock and alone is labelled
 	// primary; every member published its state.

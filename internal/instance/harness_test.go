@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/instance"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/testenv"
@@ -150,7 +151,7 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 
 	// The managers get exactly the instance manager's RBAC rules.
 	sa := "system:serviceaccount:" + h.ns + ":" + h.cluster + "-instance"
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: h.cluster + "-instance", Namespace: h.ns}, Rules: instance.PolicyRules()}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: h.cluster + "-instance", Namespace: h.ns}, Rules: dcs.PolicyRules()}
 	if _, err := cs.RbacV1().Roles(h.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +170,7 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 	h.writeFile("superuser", h.superPwd)
 	h.writeFile("replication", h.replPwd)
 	h.writeFile("api", h.apiPwd)
+	h.writeFile("app", "app-secret")
 
 	h.config = map[string]any{"ttl": prof.ttl, "loop_wait": prof.loopWait, "retry_timeout": prof.retryTimeout}
 	for k, v := range extraConfig {
@@ -281,6 +283,7 @@ func (h *harness) start(name string) {
 		"--data-dir", m.dataDir, "--socket-dir", m.socketDir, "--bin-dir", bin,
 		"--superuser-password-file", h.files["superuser"], "--replication-password-file", h.files["replication"],
 		"--api-password-file", h.files["api"], "--failover-priority", strconv.Itoa(m.failoverPrio),
+		"--app-user", "app", "--app-database", "appdb", "--app-password-file", h.files["app"],
 		"--zap-encoder", "console")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.files["kubeconfig"], "HOME="+h.dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

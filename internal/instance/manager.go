@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -29,6 +30,11 @@ type Manager struct {
 	peers   *http.Client
 	apiPwd  string
 	replPwd string
+	appPwd  string
+
+	// busy is set while a long action (bootstrap, clone, rewind) runs, so
+	// that the liveness check does not kill the pod in the middle of it.
+	busy atomic.Bool
 
 	// requests are operations the REST API asks the loop to run.
 	requests chan request
@@ -67,7 +73,12 @@ func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.W
 	if err != nil {
 		return nil, err
 	}
-	var apiPwd string
+	var apiPwd, appPwd string
+	if opts.AppUser != "" {
+		if appPwd, err = readSecret(opts.AppPasswordFile, "application user's password"); err != nil {
+			return nil, err
+		}
+	}
 	if opts.APIPasswordFile != "" {
 		if apiPwd, err = readSecret(opts.APIPasswordFile, "REST API password"); err != nil {
 			return nil, err
@@ -86,12 +97,13 @@ func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.W
 		log:  log,
 		dcs:  &dcs.Kubernetes{Client: client, Namespace: opts.Namespace, Cluster: opts.Cluster, Member: opts.Name},
 		pg: &postgres.Instance{
-			BinDir: opts.BinDir, DataDir: opts.DataDir, SocketDir: opts.SocketDir, Port: opts.Port,
+			BinDir: opts.BinDir, DataDir: opts.DataDir, WALDir: opts.WALDir, SocketDir: opts.SocketDir, Port: opts.Port,
 			Passfile: passfile, SuperuserPassword: superPwd, Output: output,
 		},
 		peers:    &http.Client{Timeout: 2 * time.Second},
 		apiPwd:   apiPwd,
 		replPwd:  replPwd,
+		appPwd:   appPwd,
 		requests: make(chan request),
 		cluster:  ha.Cluster{Config: ha.DefaultConfig()},
 	}

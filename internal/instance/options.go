@@ -38,6 +38,11 @@ type Options struct {
 	APIUser, APIPasswordFile                       string
 	// TLS files for PostgreSQL; TLS is off without CertFile.
 	CertFile, KeyFile, CAFile string
+	// WALDir puts pg_wal on a volume of its own.
+	WALDir string
+	// AppUser, AppDatabase and AppPasswordFile: the application user and
+	// database the bootstrap creates (none when AppUser is empty).
+	AppUser, AppDatabase, AppPasswordFile string
 	// FailoverPriority ranks this member in elections; 0 never promotes it.
 	FailoverPriority int
 	// NoSync keeps it from being chosen as synchronous standby.
@@ -73,6 +78,9 @@ func (o *Options) Validate() error {
 	}
 	if o.FailoverPriority < 0 {
 		errs = append(errs, fmt.Errorf("--failover-priority must be 0 or more, not %d", o.FailoverPriority))
+	}
+	if o.AppUser != "" && (o.AppDatabase == "" || o.AppPasswordFile == "") {
+		errs = append(errs, errors.New("--app-user needs --app-database and --app-password-file"))
 	}
 	if (o.KeyFile == "") != (o.CertFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))

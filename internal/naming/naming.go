@@ -3,6 +3,8 @@
 // ports. Operator and instance manager share it.
 package naming
 
+import "strings"
+
 // Label keys.
 const (
 	LabelCluster  = "pgo.dev/cluster"
@@ -59,3 +61,63 @@ const (
 	KeyCandidate   = "member"
 	KeyScheduledAt = "scheduled_at"
 )
+
+// Objects of a cluster.
+
+// PrimaryService routes to the primary; ReplicaService to the replicas;
+// PodsService is the headless Service of the instances' StatefulSets.
+func PrimaryService(cluster string) string { return cluster }
+func ReplicaService(cluster string) string { return cluster + "-replica" }
+func PodsService(cluster string) string    { return cluster + "-pods" }
+
+// InstanceServiceAccount is the identity of the cluster's instance managers,
+// with the Role and RoleBinding of the same name.
+func InstanceServiceAccount(cluster string) string { return cluster + "-instance" }
+
+// Secrets of a cluster.
+func SuperuserSecret(cluster string) string   { return cluster + "-postgres-secret" }
+func ReplicationSecret(cluster string) string { return cluster + "-replication-secret" }
+func APISecret(cluster string) string         { return cluster + "-api-secret" }
+func ServerCertSecret(cluster string) string  { return cluster + "-cluster-cert" }
+func ReplicationCertSecret(cluster string) string {
+	return cluster + "-replication-cert"
+}
+
+// UserSecret holds a database user's password; '_' in the user's name is
+// written '-' (Secret names allow no '_').
+func UserSecret(cluster, user string) string {
+	return cluster + "-" + strings.ReplaceAll(user, "_", "-") + "-secret"
+}
+
+// RootCASecret is the CA that issues the clusters' certificates in a
+// namespace.
+const RootCASecret = "pgo-root-ca"
+
+// DataVolume and WALVolume are an instance's PersistentVolumeClaims.
+func DataVolume(instance string) string { return instance + "-pgdata" }
+func WALVolume(instance string) string  { return instance + "-pgwal" }
+
+// Keys of the Secrets.
+const (
+	KeyUsername = "username"
+	KeyPassword = "password"
+	KeyDatabase = "dbname"
+	KeyHost     = "host"
+	KeyPort     = "port"
+	KeyURI      = "uri"
+	KeyCACert   = "ca.crt"
+	KeyCAKey    = "ca.key"
+)
+
+// More annotation keys.
+const (
+	// AnnotationAppliedHash is the hash of what pgo last applied to an
+	// object, so that an unchanged object is not written again.
+	AnnotationAppliedHash = "pgo.dev/applied-hash"
+	// AnnotationKeepData on a PGReplica keeps its volumes when it is
+	// removed.
+	AnnotationKeepData = "pgo.dev/keep-data"
+)
+
+// Finalizer holds a PGCluster or PGReplica until pgo has cleaned up after it.
+const Finalizer = "pgo.dev/finalizer"

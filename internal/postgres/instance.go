@@ -26,6 +26,8 @@ type Instance struct {
 	// pg_controldata.
 	BinDir  string
 	DataDir string
+	// WALDir holds pg_wal when set (a volume of its own).
+	WALDir string
 	// SocketDir is the Unix socket directory; keep its path short.
 	SocketDir string
 	Port      int
@@ -155,24 +157,58 @@ func (i *Instance) Initdb(ctx context.Context) error {
 	if err := i.WipeData(); err != nil {
 		return err
 	}
-	return i.run(ctx, "initdb", "--pgdata", i.DataDir, "--data-checksums", "--auth", "scram-sha-256",
-		"--username", SuperUser, "--pwfile", pwfile, "--encoding", "UTF8", "--locale", "C.UTF-8")
+	args := []string{"--pgdata", i.DataDir, "--data-checksums", "--auth", "scram-sha-256",
+		"--username", SuperUser, "--pwfile", pwfile, "--encoding", "UTF8", "--locale", "C.UTF-8"}
+	if i.WALDir != "" {
+		if err := os.RemoveAll(i.WALDir); err != nil {
+			return fmt.Errorf("emptying the WAL directory: %w", err)
+		}
+		args = append(args, "--waldir", i.WALDir)
+	}
+	return i.run(ctx, "initdb", args...)
 }
 
 // BaseBackup replaces the data directory with a copy of the server at
 // connInfo (as the replication user). The copy goes to a directory beside
 // the data directory first, so that a failed copy leaves the data alone.
 func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
-	clone := i.DataDir + ".clone"
-	if err := os.RemoveAll(clone); err != nil {
-		return fmt.Errorf("removing an earlier copy: %w", err)
+	clone, cloneWAL := i.DataDir+".clone", i.WALDir+".clone"
+	for _, dir := range []string{clone, cloneWAL} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("removing an earlier copy: %w", err)
+		}
 	}
-	if err := i.run(ctx, "pg_basebackup", "--pgdata", clone, "--wal-method", "stream",
-		"--checkpoint", "fast", "--no-password", "--dbname", connInfo); err != nil {
+	args := []string{"--pgdata", clone, "--wal-method", "stream", "--checkpoint", "fast", "--no-password", "--dbname", connInfo}
+	if i.WALDir != "" {
+		args = append(args, "--waldir", cloneWAL)
+	}
+	if err := i.run(ctx, "pg_basebackup", args...); err != nil {
 		_ = os.RemoveAll(clone)
+		_ = os.RemoveAll(cloneWAL)
 		return err
 	}
+	if i.WALDir != "" {
+		if err := i.replaceWAL(clone, cloneWAL); err != nil {
+			return err
+		}
+	}
 	return i.replaceData(clone)
+}
+
+// replaceWAL puts a copy's WAL directory in place and points the copy's
+// pg_wal at it.
+func (i *Instance) replaceWAL(clone, cloneWAL string) error {
+	if err := os.RemoveAll(i.WALDir); err != nil {
+		return fmt.Errorf("removing the old WAL directory: %w", err)
+	}
+	if err := os.Rename(cloneWAL, i.WALDir); err != nil {
+		return fmt.Errorf("moving the copied WAL into place: %w", err)
+	}
+	link := filepath.Join(clone, "pg_wal")
+	if err := os.Remove(link); err != nil {
+		return err
+	}
+	return os.Symlink(i.WALDir, link)
 }
 
 // replaceData puts the data directory at from in place of the current one.

@@ -266,3 +266,38 @@ func (i *Instance) Checkpoint(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CreateUserAndDatabase creates (or updates the password of) a login role
+// and a database it owns.
+func (i *Instance) CreateUserAndDatabase(ctx context.Context, user, password, database string) error {
+	pool, err := i.Pool(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET log_statement = 'none'; SET log_min_duration_statement = -1`); err != nil {
+		return fmt.Errorf("turning statement logging off: %w", err)
+	}
+	role := fmt.Sprintf(`DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %[1]s) THEN
+			CREATE ROLE %[2]s WITH LOGIN;
+		END IF;
+	END $$; ALTER ROLE %[2]s WITH LOGIN PASSWORD %[3]s`, QuoteLiteral(user), QuoteIdentifier(user), QuoteLiteral(password))
+	if _, err := conn.Exec(ctx, role); err != nil {
+		return fmt.Errorf("creating the user %s failed", user)
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, database).Scan(&exists); err != nil {
+		return fmt.Errorf("looking up database %s: %w", database, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", QuoteIdentifier(database), QuoteIdentifier(user))); err != nil {
+			return fmt.Errorf("creating database %s: %w", database, err)
+		}
+	}
+	return nil
+}

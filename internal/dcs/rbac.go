@@ -1,4 +1,4 @@
-package instance
+package dcs
 
 import (
 	rbacv1 "k8s.io/api/rbac/v1"

@@ -598,26 +598,31 @@ type PGClusterPhase string
 
 // Cluster phases.
 const (
-	ClusterCreating     PGClusterPhase = "Creating"
-	ClusterInitializing PGClusterPhase = "Initializing"
-	ClusterReady        PGClusterPhase = "Ready"
-	ClusterDegraded     PGClusterPhase = "Degraded"
-	ClusterUpdating     PGClusterPhase = "Updating"
-	ClusterRestoring    PGClusterPhase = "Restoring"
-	ClusterUpgrading    PGClusterPhase = "Upgrading"
-	ClusterShutdown     PGClusterPhase = "Shutdown"
-	ClusterFailed       PGClusterPhase = "Failed"
+	PhaseCreating     PGClusterPhase = "Creating"
+	PhaseInitializing PGClusterPhase = "Initializing"
+	PhaseReady        PGClusterPhase = "Ready"
+	PhaseDegraded     PGClusterPhase = "Degraded"
+	PhaseUpdating     PGClusterPhase = "Updating"
+	PhaseRestoring    PGClusterPhase = "Restoring"
+	PhaseUpgrading    PGClusterPhase = "Upgrading"
+	PhaseShutdown     PGClusterPhase = "Shutdown"
+	PhaseFailed       PGClusterPhase = "Failed"
 )
 
 // Condition types of a PGCluster.
 const (
-	// ClusterAvailable is true when the primary accepts connections.
-	ClusterAvailable = "Available"
-	// ClusterProgressing is true while pgo changes the cluster.
+	// ClusterReady is true when the primary accepts connections and every
+	// instance is ready.
+	ClusterReady = "Ready"
+	// ClusterProgressing is true while pgo changes the cluster (creating,
+	// scaling, rolling out a change).
 	ClusterProgressing = "Progressing"
-	// ClusterBackupReady is true when the backup repositories are set up and
-	// the first full backup succeeded.
-	ClusterBackupReady = "BackupReady"
+	// ClusterDegraded is true when the cluster has no primary or an
+	// instance is not ready.
+	ClusterDegraded = "Degraded"
+	// ClusterStorageResized is false when a larger volume size cannot be
+	// applied; the message says why.
+	ClusterStorageResized = "StorageResized"
 )
 
 // PGClusterStatus is the cluster as pgo last observed it.
@@ -630,7 +635,7 @@ type PGClusterStatus struct {
 	// +optional
 	Phase PGClusterPhase `json:"phase,omitempty"`
 
-	// Conditions: Available, Progressing, BackupReady.
+	// Conditions: Ready, Progressing, Degraded, StorageResized.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -10,7 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"pgo.dev/pgo/internal/controller"
 	"pgo.dev/pgo/internal/kubescheme"
+	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/version"
 )
 
@@ -20,6 +22,8 @@ func newControllerCommand() *cobra.Command {
 	var (
 		metricsAddr, probeAddr, namespace string
 		leaderElect                       bool
+		namespaces                        []string
+		specOptions                       = specs.DefaultOptions()
 		zapOptions                        = zap.Options{}
 	)
 	cmd := &cobra.Command{
@@ -41,9 +45,20 @@ func newControllerCommand() *cobra.Command {
 				LeaderElection:          leaderElect,
 				LeaderElectionID:        "pgo-controller",
 				LeaderElectionNamespace: namespace,
+				Cache:                   controller.CacheOptions(namespaces),
 			})
 			if err != nil {
 				return fmt.Errorf("creating the controller manager: %w", err)
+			}
+			reconciler := &controller.ClusterReconciler{
+				Client:   mgr.GetClient(),
+				Reader:   mgr.GetAPIReader(),
+				Scheme:   mgr.GetScheme(),
+				Recorder: mgr.GetEventRecorder("pgo"),
+				Options:  specOptions,
+			}
+			if err := reconciler.SetupWithManager(mgr); err != nil {
+				return fmt.Errorf("setting up the PGCluster controller: %w", err)
 			}
 			if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 				return fmt.Errorf("adding the health check: %w", err)
@@ -61,6 +76,11 @@ func newControllerCommand() *cobra.Command {
 	flags.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the /healthz and /readyz endpoints")
 	flags.BoolVar(&leaderElect, "leader-elect", false, "elect one active controller among replicas with a Lease")
 	flags.StringVar(&namespace, "leader-election-namespace", "pgo", "namespace of the leader election Lease")
+	flags.StringSliceVar(&namespaces, "namespaces", nil, "namespaces to serve, comma-separated; all when empty")
+	flags.StringVar(&specOptions.OperatorImage, "operator-image", specOptions.OperatorImage, "image with this binary, which database pods run as their instance manager")
+	flags.StringVar(&specOptions.PostgresImage, "postgres-image", specOptions.PostgresImage, "database image of clusters that name none")
+	flags.Int64Var(&specOptions.PostgresUID, "postgres-uid", specOptions.PostgresUID, "user ID PostgreSQL runs as in database pods")
+	flags.Int64Var(&specOptions.PostgresGID, "postgres-gid", specOptions.PostgresGID, "group ID of database pods and their volumes")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOptions.BindFlags(logFlags)
 	flags.AddGoFlagSet(logFlags)

@@ -117,6 +117,9 @@ const (
 	// AnnotationKeepData on a PGReplica keeps its volumes when it is
 	// removed.
 	AnnotationKeepData = "pgo.dev/keep-data"
+	// AnnotationRemove on a PGReplica marks it as the one to remove when
+	// the cluster's replica count goes down (`pgo scaledown --target`).
+	AnnotationRemove = "pgo.dev/remove"
 )
 
 // Finalizer holds a PGCluster or PGReplica until pgo has cleaned up after it.

@@ -68,7 +68,7 @@ func hacluster() *pgov1.PGCluster {
 		ObjectMeta: metav1.ObjectMeta{Name: "hacluster", Namespace: "app", UID: "5b1c7e0c-8a1e-4c2f-9d67-1f0e7b2a3c4d"},
 		Spec: pgov1.PGClusterSpec{
 			PostgresVersion: 15, Port: 5432, Replicas: 1, User: "testuser", PasswordType: pgov1.PasswordSCRAM,
-			Resources: pgov1.Resources{Requests: corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("512Mi")}},
+			Resources:      pgov1.Resources{Requests: corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("512Mi")}},
 			PrimaryStorage: pgov1.PGStorage{Size: resource.MustParse("5Gi"), AccessMode: "ReadWriteOnce"},
 			ReplicaStorage: &pgov1.PGStorage{StorageClassName: ptr.To("fast"), Size: resource.MustParse("5Gi")},
 			WALStorage:     &pgov1.PGStorage{Size: resource.MustParse("2Gi")},

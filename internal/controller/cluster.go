@@ -1,0 +1,724 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pki"
+	"pgo.dev/pgo/internal/specs"
+)
+
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;delete
+
+// ClusterReconciler turns PGClusters and their PGReplicas into running
+// workloads, and reports what it sees in their status.
+type ClusterReconciler struct {
+	Client client.Client
+	// Reader reads the API directly, for objects the cache does not hold
+	// (Secrets a user made, without pgo's labels).
+	Reader   client.Reader
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Options  specs.Options
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (r *ClusterReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the reconciler and what it watches.
+func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	byCluster := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		name := obj.GetLabels()[naming.LabelCluster]
+		if name == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+	})
+	byReplica := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		r, ok := obj.(*pgov1.PGReplica)
+		if !ok {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: string(r.Spec.ClusterName)}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("pgcluster").
+		For(&pgov1.PGCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletingPredicate()))).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&pgov1.PGReplica{}, byReplica).
+		Watches(&corev1.Pod{}, byCluster).
+		Watches(&coordinationv1.Lease{}, byCluster, builder.WithPredicates(holderChanged())).
+		Complete(r)
+}
+
+// holderChanged passes leader lock changes that move the lock; renewals
+// change nothing pgo shows.
+func holderChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*coordinationv1.Lease)
+		n, ok2 := e.ObjectNew.(*coordinationv1.Lease)
+		return !ok1 || !ok2 || ptr.Deref(o.Spec.HolderIdentity, "") != ptr.Deref(n.Spec.HolderIdentity, "")
+	}}
+}
+
+func deletingPredicate() predicate.Predicate {
+	return predicate.NewPredicateFuncs(func(obj client.Object) bool { return obj.GetDeletionTimestamp() != nil })
+}
+
+// Reconcile makes one cluster match its spec, one guarded step at a time.
+func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx).WithValues("cluster", req.Name)
+	ctx = log.IntoContext(ctx, logger)
+
+	c := &pgov1.PGCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if c.DeletionTimestamp != nil {
+		return r.finalize(ctx, c)
+	}
+	if !controllerutil.ContainsFinalizer(c, naming.Finalizer) {
+		patch := client.MergeFrom(c.DeepCopy())
+		controllerutil.AddFinalizer(c, naming.Finalizer)
+		if err := r.Client.Patch(ctx, c, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
+		}
+	}
+
+	replicas, err := r.replicas(ctx, c)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if result, err := r.finalizeRemovedReplicas(ctx, c, replicas); err != nil || !result.IsZero() {
+		return result, err
+	}
+	replicas = slices.DeleteFunc(replicas, func(p pgov1.PGReplica) bool { return p.DeletionTimestamp != nil })
+	scaled, err := r.scale(ctx, c, replicas)
+	if err != nil || scaled {
+		return ctrl.Result{}, err
+	}
+	if err := r.adoptReplicas(ctx, c, replicas); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	a := applier{client: r.Client, scheme: r.Scheme}
+	if err := r.secrets(ctx, a, c); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.clusterObjects(ctx, a, c); err != nil {
+		return ctrl.Result{}, err
+	}
+	instances := specs.Instances(c, replicas)
+	resizeBlocked := ""
+	for _, inst := range instances {
+		blocked, err := r.instance(ctx, a, c, inst)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if blocked != "" {
+			resizeBlocked = blocked
+		}
+	}
+
+	o, err := r.observe(ctx, c, instances)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	o.resizeBlocked = resizeBlocked
+	requeue, err := r.rollout(ctx, c, &o)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.updateStatus(ctx, c, o); err != nil {
+		return ctrl.Result{}, err
+	}
+	if requeue {
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// replicas are the cluster's PGReplicas.
+func (r *ClusterReconciler) replicas(ctx context.Context, c *pgov1.PGCluster) ([]pgov1.PGReplica, error) {
+	var list pgov1.PGReplicaList
+	if err := r.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing PGReplicas: %w", err)
+	}
+	var out []pgov1.PGReplica
+	for _, p := range list.Items {
+		if string(p.Spec.ClusterName) == c.Name {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// scale makes the number of PGReplicas match spec.replicas: it creates new
+// ones, or removes those marked for removal first, then those furthest
+// behind, never the primary.
+func (r *ClusterReconciler) scale(ctx context.Context, c *pgov1.PGCluster, replicas []pgov1.PGReplica) (bool, error) {
+	want := int(c.Spec.Replicas)
+	switch {
+	case len(replicas) < want:
+		taken := map[string]bool{specs.FirstInstance(c): true}
+		for _, p := range replicas {
+			taken[p.Name] = true
+		}
+		for n := len(replicas); n < want; n++ {
+			name, err := newReplicaName(c.Name, taken)
+			if err != nil {
+				return false, err
+			}
+			taken[name] = true
+			p := &pgov1.PGReplica{
+				TypeMeta:   metav1.TypeMeta{APIVersion: pgov1.GroupVersion.String(), Kind: "PGReplica"},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: specs.ClusterLabels(c.Name), Finalizers: []string{naming.Finalizer}},
+				Spec:       pgov1.PGReplicaSpec{ClusterName: pgov1.ClusterName(c.Name)},
+			}
+			if err := controllerutil.SetControllerReference(c, p, r.Scheme); err != nil {
+				return false, err
+			}
+			if err := r.Client.Create(ctx, p); err != nil {
+				return false, fmt.Errorf("creating PGReplica %s: %w", name, err)
+			}
+			r.event(c, corev1.EventTypeNormal, "ScaledUp", "Scale", "created replica %s", name)
+		}
+		return true, nil
+	case len(replicas) > want:
+		lease, err := r.lease(ctx, c)
+		if err != nil {
+			return false, err
+		}
+		primary := leader(lease, r.now())
+		victims := slices.Clone(replicas)
+		slices.SortStableFunc(victims, func(a, b pgov1.PGReplica) int {
+			am, bm := a.Annotations[naming.AnnotationRemove] == "true", b.Annotations[naming.AnnotationRemove] == "true"
+			switch {
+			case am != bm && am:
+				return -1
+			case am != bm:
+				return 1
+			case (a.Name == primary) != (b.Name == primary) && a.Name == primary:
+				return 1
+			case (a.Name == primary) != (b.Name == primary):
+				return -1
+			}
+			return b.CreationTimestamp.Compare(a.CreationTimestamp.Time)
+		})
+		for _, p := range victims[:len(replicas)-want] {
+			if err := r.Client.Delete(ctx, &p); client.IgnoreNotFound(err) != nil {
+				return false, fmt.Errorf("removing PGReplica %s: %w", p.Name, err)
+			}
+			r.event(c, corev1.EventTypeNormal, "ScaledDown", "Scale", "removing replica %s", p.Name)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func newReplicaName(cluster string, taken map[string]bool) (string, error) {
+	for range 100 {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		if name := specs.NewReplicaName(cluster, b); !taken[name] {
+			return name, nil
+		}
+	}
+	return "", errors.New("no free replica name")
+}
+
+// adoptReplicas makes user-created PGReplicas the cluster's, with pgo's
+// finalizer, so that removing them removes their instance in order.
+func (r *ClusterReconciler) adoptReplicas(ctx context.Context, c *pgov1.PGCluster, replicas []pgov1.PGReplica) error {
+	for i := range replicas {
+		p := &replicas[i]
+		if metav1.IsControlledBy(p, c) && controllerutil.ContainsFinalizer(p, naming.Finalizer) {
+			continue
+		}
+		patch := client.MergeFrom(p.DeepCopy())
+		if err := controllerutil.SetControllerReference(c, p, r.Scheme); err != nil {
+			return fmt.Errorf("adopting PGReplica %s: %w", p.Name, err)
+		}
+		controllerutil.AddFinalizer(p, naming.Finalizer)
+		if err := r.Client.Patch(ctx, p, patch); err != nil {
+			return fmt.Errorf("adopting PGReplica %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// finalizeRemovedReplicas removes the instances of PGReplicas being
+// deleted. The primary first hands over to another instance.
+func (r *ClusterReconciler) finalizeRemovedReplicas(ctx context.Context, c *pgov1.PGCluster, replicas []pgov1.PGReplica) (ctrl.Result, error) {
+	for i := range replicas {
+		p := &replicas[i]
+		if p.DeletionTimestamp == nil || !controllerutil.ContainsFinalizer(p, naming.Finalizer) {
+			continue
+		}
+		lease, err := r.lease(ctx, c)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if leader(lease, r.now()) == p.Name {
+			if err := r.requestSwitchover(ctx, c, p.Name, ""); err != nil {
+				return ctrl.Result{}, err
+			}
+			r.event(c, corev1.EventTypeNormal, "SwitchingOver", "Scale", "switching over from %s before removing it", p.Name)
+			return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		}
+		keep := p.Annotations[naming.AnnotationKeepData] == "true" || (c.Spec.Deletion != nil && c.Spec.Deletion.KeepData)
+		if err := r.removeInstance(ctx, c, p.Name, keep); err != nil {
+			return ctrl.Result{}, err
+		}
+		patch := client.MergeFrom(p.DeepCopy())
+		controllerutil.RemoveFinalizer(p, naming.Finalizer)
+		if err := r.Client.Patch(ctx, p, patch); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("releasing PGReplica %s: %w", p.Name, err)
+		}
+		r.event(c, corev1.EventTypeNormal, "InstanceRemoved", "Scale", "removed instance %s (data kept: %v)", p.Name, keep)
+	}
+	return ctrl.Result{}, nil
+}
+
+// removeInstance deletes an instance's StatefulSet and, unless keep, its
+// volumes; kept volumes lose their owner so that they outlive the cluster.
+func (r *ClusterReconciler) removeInstance(ctx context.Context, c *pgov1.PGCluster, instance string, keep bool) error {
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: c.Namespace}}
+	if err := r.Client.Delete(ctx, sts); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting StatefulSet %s: %w", instance, err)
+	}
+	for _, name := range []string{naming.DataVolume(instance), naming.WALVolume(instance)} {
+		pvc := &corev1.PersistentVolumeClaim{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, pvc); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if !keep {
+			if err := r.Client.Delete(ctx, pvc); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting PersistentVolumeClaim %s: %w", name, err)
+			}
+			continue
+		}
+		if len(pvc.OwnerReferences) > 0 {
+			patch := client.MergeFrom(pvc.DeepCopy())
+			pvc.OwnerReferences = nil
+			if err := r.Client.Patch(ctx, pvc, patch); err != nil {
+				return fmt.Errorf("keeping PersistentVolumeClaim %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// requestSwitchover asks the instance managers to hand the primary role
+// from leader to candidate (the healthiest replica when empty).
+func (r *ClusterReconciler) requestSwitchover(ctx context.Context, c *pgov1.PGCluster, from, to string) error {
+	cm := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: naming.FailoverConfigMap(c.Name), Namespace: c.Namespace, Labels: specs.ClusterLabels(c.Name)},
+		Data:       map[string]string{naming.KeyLeader: from, naming.KeyCandidate: to},
+	}
+	if _, err := (applier{client: r.Client, scheme: r.Scheme}).apply(ctx, c, cm); err != nil {
+		return fmt.Errorf("requesting a switchover: %w", err)
+	}
+	return nil
+}
+
+func (r *ClusterReconciler) lease(ctx context.Context, c *pgov1.PGCluster) (*coordinationv1.Lease, error) {
+	lease := &coordinationv1.Lease{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.LeaderLease(c.Name)}, lease)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the leader lock: %w", err)
+	}
+	return lease, nil
+}
+
+// secrets makes the passwords and certificates, once.
+func (r *ClusterReconciler) secrets(ctx context.Context, a applier, c *pgov1.PGCluster) error {
+	for _, build := range []func(*pgov1.PGCluster, string) *corev1.Secret{specs.SuperuserSecret, specs.ReplicationSecret, specs.APISecret, specs.AppUserSecret} {
+		s := build(c, "")
+		if exists, err := r.secretExists(ctx, client.ObjectKeyFromObject(s)); err != nil || exists {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		password, err := newPassword()
+		if err != nil {
+			return err
+		}
+		if created, err := a.create(ctx, c, build(c, password)); err != nil {
+			return err
+		} else if created {
+			r.event(c, corev1.EventTypeNormal, "SecretCreated", "Create", "created Secret %s", s.Name)
+		}
+	}
+	if c.Spec.TLS != nil && c.Spec.TLS.TLSSecret != "" {
+		return nil // the user's certificates
+	}
+	ca, err := r.rootCA(ctx, c.Namespace)
+	if err != nil {
+		return err
+	}
+	now := r.now()
+	issue := map[string]func() (pki.Pair, error){
+		naming.ServerCertSecret(c.Name):      func() (pki.Pair, error) { return pki.IssueServer(ca, c.Name, specs.ServerNames(c), now) },
+		naming.ReplicationCertSecret(c.Name): func() (pki.Pair, error) { return pki.IssueClient(ca, "replicator", now) },
+	}
+	for name, make := range issue {
+		if exists, err := r.secretExists(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}); err != nil || exists {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		pair, err := make()
+		if err != nil {
+			return err
+		}
+		if _, err := a.create(ctx, c, specs.TLSSecret(c, name, pair.Cert, pair.Key, ca.Cert)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// secretExists looks a Secret up in the cache, then (for Secrets a user made,
+// which the cache does not hold) in the API.
+func (r *ClusterReconciler) secretExists(ctx context.Context, key client.ObjectKey) (bool, error) {
+	err := r.Client.Get(ctx, key, &corev1.Secret{})
+	if err == nil {
+		return true, nil
+	}
+	if !apierrors.IsNotFound(err) || r.Reader == nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	err = r.Reader.Get(ctx, key, &corev1.Secret{})
+	if err == nil {
+		return true, nil
+	}
+	return false, client.IgnoreNotFound(err)
+}
+
+// rootCA is the namespace's CA, made on first use.
+func (r *ClusterReconciler) rootCA(ctx context.Context, namespace string) (pki.Pair, error) {
+	s := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.RootCASecret}, s)
+	if err == nil {
+		return pki.Pair{Cert: s.Data[naming.KeyCACert], Key: s.Data[naming.KeyCAKey]}, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return pki.Pair{}, err
+	}
+	ca, err := pki.NewCA(r.now())
+	if err != nil {
+		return pki.Pair{}, err
+	}
+	if err := r.Client.Create(ctx, specs.RootCASecret(namespace, ca.Cert, ca.Key)); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return r.rootCA(ctx, namespace) // made by a reconcile of another cluster
+		}
+		return pki.Pair{}, fmt.Errorf("creating the root CA: %w", err)
+	}
+	return ca, nil
+}
+
+func newPassword() (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return strings.NewReplacer("+", "x", "/", "y").Replace(base64.StdEncoding.EncodeToString(b)), nil
+}
+
+// clusterObjects applies the cluster's ConfigMap, RBAC and Services.
+func (r *ClusterReconciler) clusterObjects(ctx context.Context, a applier, c *pgov1.PGCluster) error {
+	cm, err := specs.ConfigMap(c)
+	if err != nil {
+		return err
+	}
+	sa, role, binding := specs.InstanceRBAC(c)
+	objects := []client.Object{cm, sa, role, binding}
+	for _, svc := range specs.Services(c) {
+		objects = append(objects, svc)
+	}
+	for _, obj := range objects {
+		if _, err := a.apply(ctx, c, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// instance applies an instance's volumes and StatefulSet. It returns why a
+// larger volume could not be applied, if so.
+func (r *ClusterReconciler) instance(ctx context.Context, a applier, c *pgov1.PGCluster, inst specs.Instance) (string, error) {
+	blocked := ""
+	for _, pvc := range specs.Claims(c, inst) {
+		existing := &corev1.PersistentVolumeClaim{}
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(pvc), existing)
+		grow := false
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return "", err
+		default:
+			want, have := pvc.Spec.Resources.Requests[corev1.ResourceStorage], existing.Spec.Resources.Requests[corev1.ResourceStorage]
+			if want.Cmp(have) > 0 {
+				grow = true
+				why := r.expansionBlocked(ctx, existing)
+				if why == "" && existing.Status.Phase != corev1.ClaimBound {
+					why = fmt.Sprintf("%s is not bound yet; it grows once it is", existing.Name)
+				}
+				if why != "" {
+					blocked, grow = why, false
+					pvc.Spec.Resources.Requests[corev1.ResourceStorage] = have
+				}
+			}
+		}
+		if _, err := a.apply(ctx, c, pvc); err != nil {
+			return "", err
+		}
+		if grow {
+			r.event(c, corev1.EventTypeNormal, "VolumeResized", "Resize", "requested %s for %s", pvc.Spec.Resources.Requests.Storage(), pvc.Name)
+		}
+	}
+	if _, err := a.apply(ctx, c, specs.StatefulSet(c, inst, r.Options)); err != nil {
+		return "", err
+	}
+	return blocked, nil
+}
+
+// expansionBlocked says why a volume cannot grow, or "" when it can.
+func (r *ClusterReconciler) expansionBlocked(ctx context.Context, pvc *corev1.PersistentVolumeClaim) string {
+	name := ""
+	if pvc.Spec.StorageClassName != nil {
+		name = *pvc.Spec.StorageClassName
+	}
+	var classes storagev1.StorageClassList
+	if err := r.Client.List(ctx, &classes); err != nil {
+		return fmt.Sprintf("cannot read StorageClasses to resize %s: %v", pvc.Name, err)
+	}
+	for _, sc := range classes.Items {
+		isDefault := sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true"
+		if sc.Name == name || (name == "" && isDefault) {
+			if sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion {
+				return ""
+			}
+			return fmt.Sprintf("StorageClass %s of %s does not allow volume expansion; the volume keeps its size", sc.Name, pvc.Name)
+		}
+	}
+	return fmt.Sprintf("the StorageClass of %s is not found, so it cannot be resized; the volume keeps its size", pvc.Name)
+}
+
+// observe reads the instances' pods and the leader lock.
+func (r *ClusterReconciler) observe(ctx context.Context, c *pgov1.PGCluster, instances []specs.Instance) (observed, error) {
+	o := observed{instances: instances, pods: map[string]*corev1.Pod{}, now: r.now()}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(c.Namespace), client.MatchingLabels(specs.ClusterLabels(c.Name))); err != nil {
+		return o, fmt.Errorf("listing the cluster's pods: %w", err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if inst := p.Labels[naming.LabelInstance]; inst != "" {
+			o.pods[inst] = p
+		}
+	}
+	lease, err := r.lease(ctx, c)
+	o.lease = lease
+	return o, err
+}
+
+// rollout carries on a rolling change (new resources, image, settings that
+// need a restart): replicas first, then a switchover, then the old primary.
+func (r *ClusterReconciler) rollout(ctx context.Context, c *pgov1.PGCluster, o *observed) (bool, error) {
+	if c.Spec.Shutdown {
+		return false, nil
+	}
+	primary := leader(o.lease, o.now)
+	var members []rolloutMember
+	for _, inst := range o.instances {
+		sts := &appsv1.StatefulSet{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: inst.Name}, sts); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		pod := o.pods[inst.Name]
+		if pod == nil || sts.Status.UpdateRevision == "" {
+			// The pod's arrival triggers the next reconcile.
+			o.progressing = "waiting for the pod of " + inst.Name
+			return false, nil
+		}
+		members = append(members, rolloutMember{
+			Name:    inst.Name,
+			Primary: inst.Name == primary,
+			Current: pod.Labels[appsv1.ControllerRevisionHashLabelKey] == sts.Status.UpdateRevision,
+			Ready:   podReady(pod),
+		})
+	}
+	step, active := nextRollout(members)
+	if !active {
+		return false, nil
+	}
+	switch {
+	case step.DeletePod != "":
+		o.progressing = "restarting " + step.DeletePod + " with the new settings"
+		pod := o.pods[step.DeletePod]
+		if err := r.Client.Delete(ctx, pod); client.IgnoreNotFound(err) != nil {
+			return false, fmt.Errorf("restarting %s: %w", step.DeletePod, err)
+		}
+		r.event(c, corev1.EventTypeNormal, "RollingRestart", "Update", "restarting %s with the new settings", step.DeletePod)
+	case step.SwitchoverTo != "":
+		o.progressing = "switching over to " + step.SwitchoverTo + " to restart " + primary
+		if err := r.requestSwitchover(ctx, c, primary, step.SwitchoverTo); err != nil {
+			return false, err
+		}
+		r.event(c, corev1.EventTypeNormal, "SwitchingOver", "Update", "switching over from %s to %s to restart the primary last", primary, step.SwitchoverTo)
+	default:
+		o.progressing = "rolling out a change: waiting for " + step.Waiting
+	}
+	return true, nil
+}
+
+// updateStatus writes the status when it changed.
+func (r *ClusterReconciler) updateStatus(ctx context.Context, c *pgov1.PGCluster, o observed) error {
+	st := clusterStatus(c, o)
+	if equality.Semantic.DeepEqual(st, c.Status) {
+		return nil
+	}
+	if st.Primary != "" && st.Primary != c.Status.Primary && c.Status.Primary != "" {
+		r.event(c, corev1.EventTypeNormal, "PrimaryChanged", "Failover", "the primary is now %s (was %s)", st.Primary, c.Status.Primary)
+	}
+	if st.Phase != c.Status.Phase {
+		r.event(c, corev1.EventTypeNormal, "Phase"+string(st.Phase), "Status", "the cluster is %s", strings.ToLower(string(st.Phase)))
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	c.Status = st
+	if err := r.Client.Status().Patch(ctx, c, patch); err != nil {
+		return fmt.Errorf("updating the status: %w", err)
+	}
+	return nil
+}
+
+// finalize removes what the cluster owns, keeping the volumes when asked.
+func (r *ClusterReconciler) finalize(ctx context.Context, c *pgov1.PGCluster) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(c, naming.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	keep := c.Spec.Deletion != nil && c.Spec.Deletion.KeepData
+	replicas, err := r.replicas(ctx, c)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	instances := []string{specs.FirstInstance(c)}
+	for i := range replicas {
+		p := &replicas[i]
+		instances = append(instances, p.Name)
+		if controllerutil.ContainsFinalizer(p, naming.Finalizer) {
+			patch := client.MergeFrom(p.DeepCopy())
+			controllerutil.RemoveFinalizer(p, naming.Finalizer)
+			if err := r.Client.Patch(ctx, p, patch); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	for _, inst := range instances {
+		if err := r.removeInstance(ctx, c, inst, keep); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	// The rest goes explicitly too, so that nothing waits for the garbage
+	// collector.
+	sa, role, binding := specs.InstanceRBAC(c)
+	owned := []client.Object{sa, role, binding}
+	for _, svc := range specs.Services(c) {
+		owned = append(owned, svc)
+	}
+	for _, name := range []string{naming.ConfigMap(c.Name), naming.SyncConfigMap(c.Name), naming.FailoverConfigMap(c.Name)} {
+		owned = append(owned, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Namespace}})
+	}
+	owned = append(owned, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: naming.LeaderLease(c.Name), Namespace: c.Namespace}})
+	var secrets corev1.SecretList
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(c.Namespace), client.MatchingLabels(specs.ClusterLabels(c.Name))); err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range secrets.Items {
+		if metav1.IsControlledBy(&secrets.Items[i], c) {
+			owned = append(owned, &secrets.Items[i])
+		}
+	}
+	for _, obj := range owned {
+		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("deleting %s: %w", obj.GetName(), err)
+		}
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	controllerutil.RemoveFinalizer(c, naming.Finalizer)
+	if err := r.Client.Patch(ctx, c, patch); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("removing the finalizer: %w", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// event records a Kubernetes Event on the cluster.
+func (r *ClusterReconciler) event(c *pgov1.PGCluster, typ, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(c, nil, typ, reason, action, format, args...)
+	}
+}

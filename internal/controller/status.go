@@ -1,0 +1,169 @@
+package controller
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/dcs"
+	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/specs"
+)
+
+// observed is what the controller saw of a cluster's instances.
+type observed struct {
+	instances []specs.Instance
+	pods      map[string]*corev1.Pod // by instance
+	lease     *coordinationv1.Lease
+	// progressing says why pgo is changing the cluster; empty when not.
+	progressing string
+	// resizeBlocked says why a larger volume could not be applied.
+	resizeBlocked string
+	now           time.Time
+}
+
+// leader is the instance holding the leader lock, by the lease.
+func leader(lease *coordinationv1.Lease, now time.Time) string {
+	if lease == nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || lease.Spec.RenewTime == nil {
+		return ""
+	}
+	ttl := 30 * time.Second
+	if lease.Spec.LeaseDurationSeconds != nil {
+		ttl = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+	}
+	if now.After(lease.Spec.RenewTime.Add(ttl)) {
+		return ""
+	}
+	return *lease.Spec.HolderIdentity
+}
+
+func podReady(pod *corev1.Pod) bool {
+	if pod == nil || pod.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// memberStatus is what an instance manager published on its pod.
+func memberStatus(pod *corev1.Pod) (dcs.MemberStatus, bool) {
+	var st dcs.MemberStatus
+	if pod == nil {
+		return st, false
+	}
+	raw, ok := pod.Annotations[naming.AnnotationStatus]
+	if !ok {
+		return st, false
+	}
+	return st, json.Unmarshal([]byte(raw), &st) == nil
+}
+
+// clusterStatus computes a cluster's status from what was observed; it keeps
+// the transition times of conditions that did not change.
+func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
+	st := pgov1.PGClusterStatus{
+		ObservedGeneration: c.Generation,
+		Conditions:         append([]metav1.Condition(nil), c.Status.Conditions...),
+		WorkflowID:         c.Status.WorkflowID,
+		Selector:           naming.LabelCluster + "=" + c.Name + "," + naming.LabelRole + "=" + naming.RoleReplica,
+		Replicas:           int32(len(o.instances) - 1),
+	}
+	primary := leader(o.lease, o.now)
+	var optime uint64
+	if o.lease != nil {
+		optime, _ = strconv.ParseUint(o.lease.Annotations[naming.AnnotationOptime], 10, 64)
+	}
+	for _, inst := range o.instances {
+		pod := o.pods[inst.Name]
+		is := pgov1.PGInstanceStatus{Name: inst.Name, Role: pgov1.RoleUnknown, Ready: podReady(pod)}
+		if pod != nil {
+			is.Node = pod.Spec.NodeName
+		}
+		if ms, ok := memberStatus(pod); ok {
+			switch ms.Role {
+			case ha.RolePrimary:
+				is.Role = pgov1.RolePrimary
+			case ha.RoleReplica:
+				is.Role = pgov1.RoleReplica
+			case ha.RoleStandbyLeader:
+				is.Role = pgov1.RoleStandbyLeader
+			}
+			is.Timeline, is.PendingRestart = ms.Timeline, ms.PendingRestart
+			if is.Role == pgov1.RoleReplica && ms.Running {
+				lag := int64(0)
+				if optime > ms.WAL {
+					lag = int64(optime - ms.WAL)
+				}
+				is.LagBytes = &lag
+			}
+		}
+		if is.Ready {
+			st.ReadyInstances++
+		}
+		st.Instances = append(st.Instances, is)
+	}
+	if primary != "" {
+		if pod := o.pods[primary]; pod != nil {
+			st.Primary = primary
+		}
+	}
+
+	all := len(o.instances)
+	ready := st.Primary != "" && podReady(o.pods[st.Primary]) && int(st.ReadyInstances) == all
+	gen := c.Generation
+	set := func(typ string, ok bool, reason, msg string) {
+		status := metav1.ConditionFalse
+		if ok {
+			status = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
+	}
+	switch {
+	case c.Spec.Shutdown:
+		st.Phase = pgov1.PhaseShutdown
+		set(pgov1.ClusterReady, false, "Shutdown", "the cluster is shut down")
+		set(pgov1.ClusterDegraded, false, "Shutdown", "the cluster is shut down")
+	case ready:
+		st.Phase = pgov1.PhaseReady
+		set(pgov1.ClusterReady, true, "AllInstancesReady", fmt.Sprintf("%s is primary; %d of %d instances ready", st.Primary, st.ReadyInstances, all))
+		set(pgov1.ClusterDegraded, false, "AllInstancesReady", "every instance is ready")
+	case st.Primary == "" && c.Status.Primary == "" && st.ReadyInstances == 0:
+		st.Phase = pgov1.PhaseCreating
+		set(pgov1.ClusterReady, false, "Creating", "waiting for the first instance to bootstrap the cluster")
+		set(pgov1.ClusterDegraded, false, "Creating", "the cluster is being created")
+	case st.Primary == "":
+		st.Phase = pgov1.PhaseDegraded
+		set(pgov1.ClusterReady, false, "NoPrimary", "no instance holds the leader lock")
+		set(pgov1.ClusterDegraded, true, "NoPrimary", "no instance holds the leader lock")
+	default:
+		st.Phase = pgov1.PhaseDegraded
+		set(pgov1.ClusterReady, false, "InstancesNotReady", fmt.Sprintf("%d of %d instances ready", st.ReadyInstances, all))
+		set(pgov1.ClusterDegraded, true, "InstancesNotReady", fmt.Sprintf("%d of %d instances ready", st.ReadyInstances, all))
+	}
+	if o.progressing != "" {
+		set(pgov1.ClusterProgressing, true, "Changing", o.progressing)
+		if st.Phase == pgov1.PhaseReady || st.Phase == pgov1.PhaseDegraded {
+			st.Phase = pgov1.PhaseUpdating
+		}
+	} else {
+		set(pgov1.ClusterProgressing, false, "Stable", "the cluster matches its spec")
+	}
+	if o.resizeBlocked != "" {
+		set(pgov1.ClusterStorageResized, false, "ExpansionNotAllowed", o.resizeBlocked)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, pgov1.ClusterStorageResized)
+	}
+	return st
+}

@@ -23,6 +23,8 @@ func newControllerCommand() *cobra.Command {
 		metricsAddr, probeAddr, namespace string
 		leaderElect                       bool
 		namespaces                        []string
+		qps                               float32
+		burst                             int
 		specOptions                       = specs.DefaultOptions()
 		zapOptions                        = zap.Options{}
 	)
@@ -38,6 +40,7 @@ func newControllerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("finding the Kubernetes API (set KUBECONFIG or run in a pod): %w", err)
 			}
+			cfg.QPS, cfg.Burst = qps, burst
 			mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 				Scheme:                  kubescheme.Scheme,
 				Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
@@ -77,6 +80,8 @@ func newControllerCommand() *cobra.Command {
 	flags.BoolVar(&leaderElect, "leader-elect", false, "elect one active controller among replicas with a Lease")
 	flags.StringVar(&namespace, "leader-election-namespace", "pgo", "namespace of the leader election Lease")
 	flags.StringSliceVar(&namespaces, "namespaces", nil, "namespaces to serve, comma-separated; all when empty")
+	flags.Float32Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the Kubernetes API, on average")
+	flags.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "requests to the Kubernetes API in a burst")
 	flags.StringVar(&specOptions.OperatorImage, "operator-image", specOptions.OperatorImage, "image with this binary, which database pods run as their instance manager")
 	flags.StringVar(&specOptions.PostgresImage, "postgres-image", specOptions.PostgresImage, "database image of clusters that name none")
 	flags.Int64Var(&specOptions.PostgresUID, "postgres-uid", specOptions.PostgresUID, "user ID PostgreSQL runs as in database pods")

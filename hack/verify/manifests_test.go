@@ -74,11 +74,17 @@ func TestInstallManifests(t *testing.T) {
 		{"app", "pgo.dev", "pgtasks", "", "create", true},
 		{"app", "pgo.dev", "pgschedules", "", "list", true},
 		{"app", "", "events", "", "create", true},
-		{"pgo", "coordination.k8s.io", "leases", "", "update", true},
-		// Least privilege: leases only in its own namespace, and nothing
-		// the reconcilers do not use yet.
-		{"app", "coordination.k8s.io", "leases", "", "update", false},
-		{"app", "", "secrets", "", "get", false},
+		{"app", "apps", "statefulsets", "", "patch", true},
+		{"app", "", "secrets", "", "create", true},
+		{"app", "rbac.authorization.k8s.io", "roles", "", "create", true},
+		{"app", "coordination.k8s.io", "leases", "", "update", true},
+		{"app", "", "pods", "", "delete", true},
+		// Least privilege: nothing beyond what the reconcilers use.
+		{"app", "", "pods", "exec", "create", false},
+		{"app", "apps", "deployments", "", "create", false},
+		{"", "", "nodes", "", "list", false},
+		{"", "", "persistentvolumes", "", "delete", false},
+		{"", "rbac.authorization.k8s.io", "clusterroles", "", "create", false},
 		{"app", "pgo.dev", "pgclusters", "", "deletecollection", false},
 		{"", "apiextensions.k8s.io", "customresourcedefinitions", "", "update", false},
 	}

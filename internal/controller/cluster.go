@@ -25,6 +25,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -55,6 +56,8 @@ type ClusterReconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
 	Options  specs.Options
+	// Workers is how many clusters are reconciled at once (4 when 0).
+	Workers int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -82,8 +85,13 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: string(r.Spec.ClusterName)}}}
 	})
+	workers := r.Workers
+	if workers == 0 {
+		workers = 4
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("pgcluster").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		For(&pgov1.PGCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletingPredicate()))).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
@@ -113,12 +121,21 @@ func deletingPredicate() predicate.Predicate {
 	return predicate.NewPredicateFuncs(func(obj client.Object) bool { return obj.GetDeletionTimestamp() != nil })
 }
 
-// Reconcile makes one cluster match its spec, one guarded step at a time.
+// Reconcile makes one cluster match its spec, one guarded step at a time. A
+// failure is also told on the cluster as a Warning Event.
 func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx).WithValues("cluster", req.Name)
 	ctx = log.IntoContext(ctx, logger)
 
 	c := &pgov1.PGCluster{}
+	result, err := r.reconcile(ctx, req, c)
+	if err != nil && c.UID != "" {
+		r.event(c, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%v", err)
+	}
+	return result, err
+}
+
+func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *pgov1.PGCluster) (ctrl.Result, error) {
 	if err := r.Client.Get(ctx, req.NamespacedName, c); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

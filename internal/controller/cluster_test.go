@@ -6,6 +6,7 @@ package controller_test
 
 import (
 	"context"
+	"os"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -25,10 +26,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	pgov1 "pgo.dev/pgo/api/v1"
@@ -93,17 +96,22 @@ func (s *countingStatus) Patch(ctx context.Context, obj client.Object, patch cli
 
 // env is an API server with the controller running.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	api        *testenv.Env
 	c          client.Client // direct, uncached
 	reconciler *controller.ClusterReconciler
 	counter    *countingClient
 }
 
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	api := testenv.Start(t)
-	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{
+	if os.Getenv("PGO_TEST_VERBOSE") != "" {
+		ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	}
+	cfg := rest.CopyConfig(api.Config)
+	cfg.QPS, cfg.Burst = controller.DefaultQPS, controller.DefaultBurst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     kubescheme.Scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      controller.CacheOptions(nil),
@@ -143,7 +151,17 @@ func (e *env) namespace(name string) {
 // eventually retries check until it passes.
 func (e *env) eventually(what string, check func() error) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	e.eventuallyWithin(what, 30*time.Second, check)
+}
+
+func (e *env) eventuallyWithin(what string, timeout time.Duration, check func() error) {
+	e.t.Helper()
+	e.pollWithin(what, timeout, 100*time.Millisecond, check)
+}
+
+func (e *env) pollWithin(what string, timeout, every time.Duration, check func() error) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
 		if err == nil {
@@ -152,7 +170,10 @@ func (e *env) eventually(what string, check func() error) {
 		if time.Now().After(deadline) {
 			e.t.Fatalf("%s: %v", what, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if os.Getenv("PGO_TEST_VERBOSE") != "" {
+			fmt.Fprintf(os.Stderr, "%s %s: %v\n", time.Now().Format("15:04:05"), what, err)
+		}
+		time.Sleep(every)
 	}
 }
 
@@ -188,7 +209,7 @@ func ownedBy(obj client.Object, c *pgov1.PGCluster) error {
 	return nil
 }
 
-func storageClasses(t *testing.T, c client.Client) {
+func storageClasses(t testing.TB, c client.Client) {
 	for name, expand := range map[string]bool{"expandable": true, "fixed": false} {
 		sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: "pgo.dev/local", AllowVolumeExpansion: ptr.To(expand)}
 		if err := c.Create(context.Background(), sc); err != nil && !apierrors.IsAlreadyExists(err) {

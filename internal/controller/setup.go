@@ -13,6 +13,14 @@ import (
 	"pgo.dev/pgo/internal/naming"
 )
 
+// DefaultQPS and DefaultBurst bound the controller's requests to the API
+// server; above client-go's defaults (5 and 10), which would make a first
+// reconcile of hundreds of clusters take many minutes.
+const (
+	DefaultQPS   = 200
+	DefaultBurst = 400
+)
+
 // CacheOptions limit what the manager caches: the namespaces it serves (all
 // when none are given), and of the kinds pgo creates only objects with pgo's
 // cluster label, so that memory follows the number of clusters rather than

@@ -55,6 +55,9 @@ func Start(t testing.TB) *Env {
 	// It gets two seconds to stop, then is killed: StopAPIServer is a crash,
 	// and cleanup is quick.
 	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
+	// Room for thousands of Services (envtest's default is a /24). The
+	// range is loopback: its addresses are only ever allocated here.
+	env.ControlPlane.APIServer.Configure().Set("service-cluster-ip-range", "127.100.0.0/16")
 	env.ControlPlaneStopTimeout = 2 * time.Second
 
 	ctrl.SetLogger(logr.Discard())

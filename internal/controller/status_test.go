@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/dcs"
+	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/specs"
+)
+
+func TestClusterStatus(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := &pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "hippo", Generation: 3}}
+	instances := []specs.Instance{{Name: "hippo-a"}, {Name: "hippo-b"}, {Name: "hippo-c"}}
+	pod := func(name string, ready bool, st dcs.MemberStatus) *corev1.Pod {
+		raw, _ := json.Marshal(st)
+		status := corev1.ConditionFalse
+		if ready {
+			status = corev1.ConditionTrue
+		}
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-0", Annotations: map[string]string{naming.AnnotationStatus: string(raw)}},
+			Spec:       corev1.PodSpec{NodeName: "node-" + name},
+			Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+		}
+	}
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{naming.AnnotationOptime: strconv.Itoa(5000)}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("hippo-a"), LeaseDurationSeconds: ptr.To[int32](30),
+			RenewTime: &metav1.MicroTime{Time: now.Add(-5 * time.Second)}},
+	}
+	o := observed{instances: instances, lease: lease, now: now, pods: map[string]*corev1.Pod{
+		"hippo-a": pod("hippo-a", true, dcs.MemberStatus{Role: ha.RolePrimary, Running: true, Timeline: 2, WAL: 5000}),
+		"hippo-b": pod("hippo-b", true, dcs.MemberStatus{Role: ha.RoleReplica, Running: true, Timeline: 2, WAL: 4000, PendingRestart: true}),
+		"hippo-c": pod("hippo-c", false, dcs.MemberStatus{Role: ha.RoleReplica, Running: true, Timeline: 1, WAL: 6000}),
+	}}
+
+	st := clusterStatus(c, o)
+	if st.Primary != "hippo-a" || st.Phase != pgov1.PhaseDegraded || st.ReadyInstances != 2 || st.Replicas != 2 || st.ObservedGeneration != 3 {
+		t.Errorf("status %+v", st)
+	}
+	b := st.Instances[1]
+	if b.Role != pgov1.RoleReplica || !b.Ready || b.Node != "node-hippo-b" || b.Timeline != 2 || *b.LagBytes != 1000 || !b.PendingRestart {
+		t.Errorf("instance b %+v", b)
+	}
+	if st.Instances[2].LagBytes == nil || *st.Instances[2].LagBytes != 0 {
+		t.Errorf("a replica ahead of the recorded position lags 0, got %v", st.Instances[2].LagBytes)
+	}
+	if cond := meta.FindStatusCondition(st.Conditions, pgov1.ClusterDegraded); cond == nil || cond.Status != metav1.ConditionTrue {
+		t.Errorf("Degraded %+v", cond)
+	}
+
+	// All ready: Ready, and the transition times of unchanged conditions stay.
+	o.pods["hippo-c"] = pod("hippo-c", true, dcs.MemberStatus{Role: ha.RoleReplica, Running: true, Timeline: 2, WAL: 5000})
+	c.Status = st
+	st2 := clusterStatus(c, o)
+	ready := meta.FindStatusCondition(st2.Conditions, pgov1.ClusterReady)
+	if st2.Phase != pgov1.PhaseReady || ready == nil || ready.Status != metav1.ConditionTrue {
+		t.Errorf("all ready: %+v", st2)
+	}
+	c.Status = st2
+	if st3 := clusterStatus(c, o); !equalConditions(st3.Conditions, st2.Conditions) {
+		t.Error("an unchanged cluster's conditions changed")
+	}
+
+	// The lock expired: no primary.
+	o.now = now.Add(time.Minute)
+	if st := clusterStatus(c, o); st.Primary != "" || st.Phase != pgov1.PhaseDegraded {
+		t.Errorf("expired lock: %+v", st)
+	}
+	// Shut down.
+	c.Spec.Shutdown = true
+	if st := clusterStatus(c, o); st.Phase != pgov1.PhaseShutdown {
+		t.Errorf("shut down: %s", st.Phase)
+	}
+}
+
+func equalConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

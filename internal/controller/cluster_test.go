@@ -6,10 +6,10 @@ package controller_test
 
 import (
 	"context"
-	"os"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"

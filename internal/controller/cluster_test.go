@@ -597,3 +597,78 @@ func TestRollingRestartOrder(t *testing.T) {
 	setLeader(replica) // the instance managers switched over
 	e.eventually("the old primary restarted last", gone(first+"-0"))
 }
+
+// Removing the instance that is primary first hands the primary role over.
+func TestRemovingThePrimarySwitchesOver(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	ns := "remove-primary"
+	e.namespace(ns)
+	c := newCluster(ns, "rp")
+	c.Spec.WALStorage = nil
+	if err := e.c.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var replica pgov1.PGReplica
+	e.eventually("a replica", func() error {
+		var list pgov1.PGReplicaList
+		if err := e.c.List(ctx, &list, client.InNamespace(ns)); err != nil || len(list.Items) != 1 {
+			return fmt.Errorf("%d PGReplicas (%w)", len(list.Items), err)
+		}
+		replica = list.Items[0]
+		if len(replica.Finalizers) == 0 {
+			return fmt.Errorf("no finalizer yet")
+		}
+		return nil
+	})
+	if err := e.get(ns, "rp", c); err != nil {
+		t.Fatal(err)
+	}
+	holder := replica.Name
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: naming.LeaderLease("rp"), Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp"}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](3600),
+			RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	if err := e.c.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	// Remove it the way `pgo scaledown --target` does.
+	patch := client.MergeFrom(replica.DeepCopy())
+	replica.Annotations = map[string]string{naming.AnnotationRemove: "true"}
+	if err := e.c.Patch(ctx, &replica, patch); err != nil {
+		t.Fatal(err)
+	}
+	e.patchCluster(ns, "rp", `{"spec": {"replicas": 0}}`)
+	e.eventually("a switchover away from the primary", func() error {
+		var cm corev1.ConfigMap
+		if err := e.get(ns, naming.FailoverConfigMap("rp"), &cm); err != nil {
+			return err
+		}
+		if cm.Data[naming.KeyLeader] != replica.Name {
+			return fmt.Errorf("switchover request %v", cm.Data)
+		}
+		return nil
+	})
+	if err := e.get(ns, replica.Name, &appsv1.StatefulSet{}); err != nil {
+		t.Fatalf("the primary's instance was removed before the switchover: %v", err)
+	}
+	// The instance managers switch over to the first instance.
+	first := specs.FirstInstance(c)
+	if err := e.get(ns, lease.Name, lease); err != nil {
+		t.Fatal(err)
+	}
+	lease.Spec.HolderIdentity, lease.Spec.RenewTime = &first, &metav1.MicroTime{Time: time.Now()}
+	if err := e.c.Update(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the former primary removed", func() error {
+		if err := e.get(ns, replica.Name, &pgov1.PGReplica{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("PGReplica still there (%w)", err)
+		}
+		if err := e.get(ns, replica.Name, &appsv1.StatefulSet{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("StatefulSet still there (%w)", err)
+		}
+		return nil
+	})
+}

@@ -296,7 +296,13 @@ type Cluster struct {
 	Namespace       string `json:"namespace"`
 	Phase           string `json:"phase,omitempty"`
 	PostgresVersion int32  `json:"postgresVersion"`
-	Image           string `json:"image,omitempty"`
+	// Generation is the PGCluster's metadata.generation and
+	// ObservedGeneration its status.observedGeneration: the operator has
+	// carried out the latest spec when they are equal (`pgo ... --wait`
+	// waits for that).
+	Generation         int64  `json:"generation,omitempty"`
+	ObservedGeneration int64  `json:"observedGeneration,omitempty"`
+	Image              string `json:"image,omitempty"`
 	// Primary is the instance that holds the leader lock.
 	Primary string `json:"primary,omitempty"`
 	// Replicas is the number of replicas asked for.

@@ -1,37 +1,110 @@
 // Command pgo is the command-line client of pgo: it talks to the pgo
-// apiserver over HTTPS.
+// apiserver over HTTPS, as the Crunchy PostgreSQL Operator 4.x client does.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"time"
 
 	"github.com/spf13/cobra"
-
-	"pgo.dev/pgo/internal/version"
 )
 
 func main() {
-	if err := newRootCommand().Execute(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := newRootCommand(newApp(osEnvironment())).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "pgo:", err)
 		os.Exit(1)
 	}
 }
 
-func newRootCommand() *cobra.Command {
+// app is what every command shares: the global flags, the environment and,
+// once a command needs it, the apiserver client.
+type app struct {
+	flags globalFlags
+	env   environment
+	api   *apiClient
+	// pollInterval is how often --wait looks at a cluster.
+	pollInterval time.Duration
+}
+
+func newApp(env environment) *app {
+	return &app{env: env, pollInterval: 2 * time.Second}
+}
+
+// client connects to the apiserver on first use, so that input is checked
+// before any configuration is needed.
+func (a *app) client() (*apiClient, error) {
+	if a.api != nil {
+		return a.api, nil
+	}
+	conn, err := resolveConnection(a.flags, a.env)
+	if err != nil {
+		return nil, err
+	}
+	a.api = newAPIClient(conn)
+	return a.api, nil
+}
+
+// namespace is the namespace of namespaced commands.
+func (a *app) namespace() (string, error) {
+	return resolveNamespace(a.flags, a.env)
+}
+
+func newRootCommand(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "pgo",
-		Short:         "Manage highly available PostgreSQL clusters on Kubernetes",
+		Use:   "pgo",
+		Short: "Manage highly available PostgreSQL clusters on Kubernetes",
+		Long: `pgo manages highly available PostgreSQL clusters through the pgo apiserver.
+
+It reads the apiserver's address from --apiserver-url or PGO_APISERVER_URL, the
+CA that signed its certificate from --pgo-ca-cert or PGO_CA_CERT, the namespace
+from -n or PGO_NAMESPACE, and the pgo user from PGOUSERNAME and PGOUSERPASS or
+the file ~/.pgouser ("username:password").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print the client version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "pgo client version", version.Version)
-		},
-	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.flags.apiserverURL, "apiserver-url", "", "the apiserver's URL, such as https://127.0.0.1:8443 (default $PGO_APISERVER_URL)")
+	pf.StringVarP(&a.flags.namespace, "namespace", "n", "", "the namespace to work in (default $PGO_NAMESPACE)")
+	pf.StringVar(&a.flags.caCert, "pgo-ca-cert", "", "the CA certificate (PEM) that signed the apiserver's certificate (default $PGO_CA_CERT)")
+
+	create := &cobra.Command{Use: "create", Short: "Create a resource"}
+	show := &cobra.Command{Use: "show", Short: "Show resources"}
+	update := &cobra.Command{Use: "update", Short: "Change a resource"}
+	del := &cobra.Command{Use: "delete", Short: "Delete a resource"}
+	for _, c := range []*cobra.Command{create, show, update, del} {
+		c.Args = cobra.NoArgs
+		c.RunE = func(cmd *cobra.Command, _ []string) error {
+			return fmt.Errorf("%s what? give one of: %s", cmd.Name(), subcommandNames(cmd))
+		}
+	}
+	root.AddCommand(create, show, update, del)
+
+	addNamespaceCommands(a, create, show, del)
+	addClusterCommands(a, root, create, show, update, del)
+	addUserCommands(a, create, show, update, del)
+	addPgouserCommands(a, create, show, update, del)
+	addPgoroleCommands(a, create, show, update, del)
+	addWorkflowCommands(a, show)
+	addStatusCommands(a, root)
 	return root
 }
+
+func subcommandNames(cmd *cobra.Command) string {
+	var names string
+	for i, c := range cmd.Commands() {
+		if i > 0 {
+			names += ", "
+		}
+		names += c.Name()
+	}
+	return names
+}
+
+// errUsage marks an error in how a command was called.
+var errUsage = errors.New("usage")

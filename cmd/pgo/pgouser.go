@@ -1,0 +1,444 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"pgo.dev/pgo/internal/pgoapi"
+)
+
+// pgo users and pgo roles: who may call the apiserver, and what they may do.
+
+// Limits of pgo user and role names and passwords.
+const (
+	// maxPgoNameLength keeps "pgouser-<name>" and "pgorole-<name>" within
+	// a DNS label.
+	maxPgoNameLength       = 55
+	minPgouserPasswordLen  = 8
+	pgouserKind            = "pgo user"
+	pgoroleKind            = "pgo role"
+	flagPgouserPassword    = "pgouser-password"
+	flagPgouserRoles       = "pgouser-roles"
+	flagPgouserNamespaces  = "pgouser-namespaces"
+	flagAllNamespaces      = "all-namespaces"
+	flagPgorolePermissions = "permissions"
+)
+
+func addPgouserCommands(a *app, create, show, update, del *cobra.Command) {
+	create.AddCommand(newCreatePgouserCommand(a))
+	show.AddCommand(newShowPgouserCommand(a))
+	update.AddCommand(newUpdatePgouserCommand(a))
+	del.AddCommand(newDeletePgoObjectCommand(a, pgouserKind, "pgouser", pgoapi.PgouserPath))
+}
+
+func addPgoroleCommands(a *app, create, show, update, del *cobra.Command) {
+	create.AddCommand(newCreatePgoroleCommand(a))
+	show.AddCommand(newShowPgoroleCommand(a))
+	update.AddCommand(newUpdatePgoroleCommand(a))
+	del.AddCommand(newDeletePgoObjectCommand(a, pgoroleKind, "pgorole", pgoapi.PgorolePath))
+}
+
+func validatePgoName(kind, name string) error {
+	if err := validatePgoUserName(kind, name); err != nil {
+		return err
+	}
+	if len(name) > maxPgoNameLength {
+		return fmt.Errorf("%s name %q is longer than %d characters", kind, name, maxPgoNameLength)
+	}
+	return nil
+}
+
+func checkPgouserPassword(pw string) error {
+	if len(pw) < minPgouserPasswordLen {
+		return fmt.Errorf("--%s must be at least %d characters long", flagPgouserPassword, minPgouserPasswordLen)
+	}
+	if strings.ContainsAny(pw, "\x00\n\r") {
+		return fmt.Errorf("--%s must not hold NUL or line breaks", flagPgouserPassword)
+	}
+	return nil
+}
+
+func checkRoleNames(roles []string) error {
+	for _, r := range roles {
+		if err := validatePgoName(pgoroleKind, r); err != nil {
+			return fmt.Errorf("--%s: %w", flagPgouserRoles, err)
+		}
+	}
+	return nil
+}
+
+func checkNamespaces(namespaces []string, all bool) error {
+	if all && len(namespaces) > 0 {
+		return fmt.Errorf("give --%s or --%s, not both", flagPgouserNamespaces, flagAllNamespaces)
+	}
+	for _, ns := range namespaces {
+		if err := validateNamespace(ns); err != nil {
+			return fmt.Errorf("--%s: %w", flagPgouserNamespaces, err)
+		}
+	}
+	return nil
+}
+
+func newCreatePgouserCommand(a *app) *cobra.Command {
+	var req pgoapi.CreatePgouserRequest
+	cmd := &cobra.Command{
+		Use:     "pgouser NAME",
+		Short:   "Create a pgo user: who may call the apiserver, with which roles, in which namespaces",
+		Example: "  pgo create pgouser alice --pgouser-password=change-me-now --pgouser-roles=pgoadmin --pgouser-namespaces=app1,app2",
+		Args:    exactlyOneName(pgouserKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Name = args[0]
+			if err := validatePgoName(pgouserKind, req.Name); err != nil {
+				return err
+			}
+			if err := checkPgouserPassword(req.Password); err != nil {
+				return err
+			}
+			if len(req.Roles) == 0 {
+				return fmt.Errorf("--%s is required: give at least one pgo role (see pgo show pgorole --all)", flagPgouserRoles)
+			}
+			if err := checkRoleNames(req.Roles); err != nil {
+				return err
+			}
+			if err := checkNamespaces(req.Namespaces, req.AllNamespaces); err != nil {
+				return err
+			}
+			if len(req.Namespaces) == 0 && !req.AllNamespaces {
+				return fmt.Errorf("give --%s or --%s: the namespaces the user may access", flagPgouserNamespaces, flagAllNamespaces)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.PgouserResponse
+			if err := c.post(cmd.Context(), pgoapi.PathPgousers, req, &resp); err != nil {
+				return fmt.Errorf("creating pgo user %s: %w", req.Name, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "created pgo user %s\n", resp.Pgouser.Name)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.Password, flagPgouserPassword, "", "the pgo user's password (at least 8 characters)")
+	fl.StringSliceVar(&req.Roles, flagPgouserRoles, nil, "pgo roles of the user, comma-separated")
+	fl.StringSliceVar(&req.Namespaces, flagPgouserNamespaces, nil, "namespaces the user may access, comma-separated")
+	fl.BoolVar(&req.AllNamespaces, flagAllNamespaces, false, "let the user access every namespace")
+	return cmd
+}
+
+func newShowPgouserCommand(a *app) *cobra.Command {
+	var (
+		all    bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:     "pgouser NAME...|--all",
+		Aliases: []string{"pgousers"},
+		Short:   "Show pgo users with their roles and namespaces",
+		Example: "  pgo show pgouser --all\n  pgo show pgouser admin -o json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutputFormat(output); err != nil {
+				return err
+			}
+			if err := namesOrAll(pgouserKind, args, all); err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := validatePgoName(pgouserKind, name); err != nil {
+					return err
+				}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.ShowPgouserResponse
+			if all {
+				if err := c.get(cmd.Context(), pgoapi.PathPgousers, nil, &resp); err != nil {
+					return fmt.Errorf("listing pgo users: %w", err)
+				}
+			}
+			for _, name := range args {
+				var one pgoapi.ShowPgouserResponse
+				if err := c.get(cmd.Context(), pgoapi.PgouserPath(name), nil, &one); err != nil {
+					return fmt.Errorf("showing pgo user %s: %w", name, err)
+				}
+				resp.Pgousers = append(resp.Pgousers, one.Pgousers...)
+			}
+			return render(cmd.OutOrStdout(), output, resp, renderPgousers)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "show every pgo user")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// renderPgousers prints pgo users as the Crunchy 4.x client does.
+func renderPgousers(w io.Writer, resp pgoapi.ShowPgouserResponse) error {
+	ew := &errWriter{w: w}
+	if len(resp.Pgousers) == 0 {
+		ew.printf("no pgo users found\n")
+	}
+	for i, u := range resp.Pgousers {
+		if i > 0 {
+			ew.printf("\n")
+		}
+		namespaces := "[" + strings.Join(u.Namespaces, " ") + "]"
+		if u.AllNamespaces {
+			namespaces = "all"
+		}
+		ew.printf("pgouser : %s\n", u.Name)
+		ew.printf("roles : [%s]\n", strings.Join(u.Roles, " "))
+		ew.printf("namespaces : %s\n", namespaces)
+	}
+	return ew.err
+}
+
+func newUpdatePgouserCommand(a *app) *cobra.Command {
+	var (
+		password      string
+		roles         []string
+		namespaces    []string
+		allNamespaces bool
+	)
+	cmd := &cobra.Command{
+		Use:     "pgouser NAME",
+		Short:   "Change a pgo user's password, roles or namespaces",
+		Example: "  pgo update pgouser admin --pgouser-password=a-new-password\n  pgo update pgouser alice --pgouser-namespaces=app1 --pgouser-roles=readonly",
+		Args:    exactlyOneName(pgouserKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			changed := cmd.Flags().Changed
+			if err := validatePgoName(pgouserKind, name); err != nil {
+				return err
+			}
+			var req pgoapi.UpdatePgouserRequest
+			if changed(flagPgouserPassword) {
+				if err := checkPgouserPassword(password); err != nil {
+					return err
+				}
+				req.Password = &password
+			}
+			if changed(flagPgouserRoles) {
+				if len(roles) == 0 {
+					return fmt.Errorf("--%s is empty; a pgo user needs at least one role", flagPgouserRoles)
+				}
+				if err := checkRoleNames(roles); err != nil {
+					return err
+				}
+				req.Roles = &roles
+			}
+			if err := checkNamespaces(namespaces, allNamespaces); err != nil {
+				return err
+			}
+			if changed(flagPgouserNamespaces) {
+				req.Namespaces = &namespaces
+				no := false
+				req.AllNamespaces = &no
+			}
+			if changed(flagAllNamespaces) {
+				req.AllNamespaces = &allNamespaces
+			}
+			if req == (pgoapi.UpdatePgouserRequest{}) {
+				return fmt.Errorf("nothing to change: give --%s, --%s, --%s or --%s", flagPgouserPassword, flagPgouserRoles, flagPgouserNamespaces, flagAllNamespaces)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.PgouserResponse
+			if err := c.patch(cmd.Context(), pgoapi.PgouserPath(name), req, &resp); err != nil {
+				return fmt.Errorf("updating pgo user %s: %w", name, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "updated pgo user %s\n", resp.Pgouser.Name)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&password, flagPgouserPassword, "", "a new password (at least 8 characters)")
+	fl.StringSliceVar(&roles, flagPgouserRoles, nil, "the user's pgo roles, comma-separated (replaces them)")
+	fl.StringSliceVar(&namespaces, flagPgouserNamespaces, nil, "the namespaces the user may access, comma-separated (replaces them)")
+	fl.BoolVar(&allNamespaces, flagAllNamespaces, false, "let the user access every namespace")
+	return cmd
+}
+
+// newDeletePgoObjectCommand deletes pgo users or pgo roles.
+func newDeletePgoObjectCommand(a *app, kind, use string, path func(string) string) *cobra.Command {
+	var noPrompt bool
+	cmd := &cobra.Command{
+		Use:     use + " NAME...",
+		Aliases: []string{use + "s"},
+		Short:   "Delete " + kind + "s",
+		Example: "  pgo delete " + use + " alice",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, name := range args {
+				if err := validatePgoName(kind, name); err != nil {
+					return err
+				}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+				return err
+			}
+			for _, name := range args {
+				var resp pgoapi.DeletedResponse
+				if err := c.delete(cmd.Context(), path(name), nil, &resp); err != nil {
+					return fmt.Errorf("deleting %s %s: %w", kind, name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s\n", kind, resp.Name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	return cmd
+}
+
+// checkPermissions checks permission names against pgoapi's list.
+func checkPermissions(perms []string) error {
+	if len(perms) == 0 {
+		return fmt.Errorf("--%s is required: give permission names, comma-separated, or \"*\" for all", flagPgorolePermissions)
+	}
+	for _, p := range perms {
+		if !pgoapi.KnownPermission(pgoapi.Permission(p)) {
+			names := make([]string, len(pgoapi.Permissions))
+			for i, q := range pgoapi.Permissions {
+				names[i] = string(q)
+			}
+			return fmt.Errorf("--%s: %q is not a permission; give \"*\" or some of %s", flagPgorolePermissions, p, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func newCreatePgoroleCommand(a *app) *cobra.Command {
+	var perms []string
+	cmd := &cobra.Command{
+		Use:     "pgorole NAME --permissions=PERMISSION,...",
+		Short:   "Create a pgo role: a set of permissions",
+		Example: "  pgo create pgorole readonly --permissions=ShowCluster,ShowUser,TestCluster,Status,Version",
+		Args:    exactlyOneName(pgoroleKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := validatePgoName(pgoroleKind, name); err != nil {
+				return err
+			}
+			if err := checkPermissions(perms); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.PgoroleResponse
+			if err := c.post(cmd.Context(), pgoapi.PathPgoroles, pgoapi.CreatePgoroleRequest{Name: name, Permissions: perms}, &resp); err != nil {
+				return fmt.Errorf("creating pgo role %s: %w", name, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "created pgo role %s\n", resp.Pgorole.Name)
+			return err
+		},
+	}
+	cmd.Flags().StringSliceVar(&perms, flagPgorolePermissions, nil, "permissions of the role, comma-separated, or \"*\" for all")
+	return cmd
+}
+
+func newShowPgoroleCommand(a *app) *cobra.Command {
+	var (
+		all    bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:     "pgorole NAME...|--all",
+		Aliases: []string{"pgoroles"},
+		Short:   "Show pgo roles with their permissions",
+		Example: "  pgo show pgorole --all",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutputFormat(output); err != nil {
+				return err
+			}
+			if err := namesOrAll(pgoroleKind, args, all); err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := validatePgoName(pgoroleKind, name); err != nil {
+					return err
+				}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.ShowPgoroleResponse
+			if all {
+				if err := c.get(cmd.Context(), pgoapi.PathPgoroles, nil, &resp); err != nil {
+					return fmt.Errorf("listing pgo roles: %w", err)
+				}
+			}
+			for _, name := range args {
+				var one pgoapi.ShowPgoroleResponse
+				if err := c.get(cmd.Context(), pgoapi.PgorolePath(name), nil, &one); err != nil {
+					return fmt.Errorf("showing pgo role %s: %w", name, err)
+				}
+				resp.Pgoroles = append(resp.Pgoroles, one.Pgoroles...)
+			}
+			return render(cmd.OutOrStdout(), output, resp, renderPgoroles)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "show every pgo role")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// renderPgoroles prints pgo roles as the Crunchy 4.x client does.
+func renderPgoroles(w io.Writer, resp pgoapi.ShowPgoroleResponse) error {
+	ew := &errWriter{w: w}
+	if len(resp.Pgoroles) == 0 {
+		ew.printf("no pgo roles found\n")
+	}
+	for i, r := range resp.Pgoroles {
+		if i > 0 {
+			ew.printf("\n")
+		}
+		ew.printf("pgorole : %s\n", r.Name)
+		ew.printf("permissions : %s\n", strings.Join(r.Permissions, ","))
+	}
+	return ew.err
+}
+
+func newUpdatePgoroleCommand(a *app) *cobra.Command {
+	var perms []string
+	cmd := &cobra.Command{
+		Use:     "pgorole NAME --permissions=PERMISSION,...",
+		Short:   "Replace a pgo role's permissions",
+		Example: "  pgo update pgorole readonly --permissions=ShowCluster,ShowUser",
+		Args:    exactlyOneName(pgoroleKind),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := validatePgoName(pgoroleKind, name); err != nil {
+				return err
+			}
+			if err := checkPermissions(perms); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.PgoroleResponse
+			if err := c.patch(cmd.Context(), pgoapi.PgorolePath(name), pgoapi.UpdatePgoroleRequest{Permissions: perms}, &resp); err != nil {
+				return fmt.Errorf("updating pgo role %s: %w", name, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "updated pgo role %s\n", resp.Pgorole.Name)
+			return err
+		},
+	}
+	cmd.Flags().StringSliceVar(&perms, flagPgorolePermissions, nil, "the role's permissions, comma-separated, or \"*\" for all (replaces them)")
+	return cmd
+}

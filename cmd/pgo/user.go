@@ -1,0 +1,355 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"pgo.dev/pgo/internal/pgoapi"
+)
+
+// Database users of a cluster: create, show, update, delete user.
+
+// Password length bounds for generated passwords.
+const (
+	minPasswordLength = 8
+	maxPasswordLength = 128
+)
+
+func addUserCommands(a *app, create, show, update, del *cobra.Command) {
+	create.AddCommand(newCreateUserCommand(a))
+	show.AddCommand(newShowUserCommand(a))
+	update.AddCommand(newUpdateUserCommand(a))
+	del.AddCommand(newDeleteUserCommand(a))
+}
+
+func newCreateUserCommand(a *app) *cobra.Command {
+	var (
+		req    pgoapi.CreateUserRequest
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:     "user CLUSTER --username=NAME",
+		Short:   "Create a database user in a cluster",
+		Example: "  pgo create user hacluster --username=orion --databases=hacluster\n  pgo create user hacluster --username=app --password-length=32 --valid-days=30",
+		Args:    exactlyOneName("cluster"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cluster := args[0]
+			if err := checkOutputFormat(output); err != nil {
+				return err
+			}
+			if err := validateClusterName(cluster); err != nil {
+				return err
+			}
+			if err := validateRoleName("--username", req.Username); err != nil {
+				return err
+			}
+			if req.Password != "" && cmd.Flags().Changed("password-length") {
+				return fmt.Errorf("give --password or --password-length, not both: the length is for a generated password")
+			}
+			if err := checkPassword(req.Password); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("password-length") {
+				if err := checkRange("--password-length", req.PasswordLength, minPasswordLength, maxPasswordLength); err != nil {
+					return err
+				}
+			}
+			if err := checkEnum("--password-type", req.PasswordType, passwordTypes...); err != nil {
+				return err
+			}
+			if req.ValidDays < 0 {
+				return fmt.Errorf("--valid-days %d must not be negative; leave it out for a password that never expires", req.ValidDays)
+			}
+			for _, db := range req.Databases {
+				if err := validateDatabaseName("--databases", db); err != nil {
+					return err
+				}
+			}
+			ns, err := a.namespace()
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.UserResponse
+			if err := c.post(cmd.Context(), pgoapi.ClusterUsersPath(ns, cluster), req, &resp); err != nil {
+				return fmt.Errorf("creating user %s in cluster %s: %w", req.Username, cluster, err)
+			}
+			return render(cmd.OutOrStdout(), output, pgoapi.ShowUserResponse{Users: []pgoapi.User{resp.User}}, renderUsers)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.Username, "username", "", "the user's name")
+	fl.StringVar(&req.Password, "password", "", "the user's password (default: generated)")
+	fl.IntVar(&req.PasswordLength, "password-length", 0, "length of a generated password (default 24)")
+	fl.StringVar(&req.PasswordType, "password-type", "", "scram-sha-256 or md5 (default: the cluster's)")
+	fl.IntVar(&req.ValidDays, "valid-days", 0, "days until the password expires (default: never)")
+	fl.StringSliceVar(&req.Databases, "databases", nil, "databases the user may use (default: the cluster's database)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// checkPassword refuses passwords that cannot be stored in a Secret and
+// used in a connection string unquoted.
+func checkPassword(pw string) error {
+	if pw == "" {
+		return nil
+	}
+	if len(pw) < minPasswordLength {
+		return fmt.Errorf("--password is shorter than %d characters; give a longer one, or leave it out to have one generated", minPasswordLength)
+	}
+	if strings.ContainsAny(pw, "\x00\n\r") {
+		return fmt.Errorf("--password must not hold NUL or line breaks")
+	}
+	return nil
+}
+
+func newShowUserCommand(a *app) *cobra.Command {
+	var (
+		output       string
+		showPassword bool
+		expired      int
+	)
+	cmd := &cobra.Command{
+		Use:     "user CLUSTER...",
+		Aliases: []string{"users"},
+		Short:   "Show the database users of clusters",
+		Example: "  pgo show user hacluster\n  pgo show user hacluster --show-password\n  pgo show user hacluster --expired=7",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutputFormat(output); err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := validateClusterName(name); err != nil {
+					return err
+				}
+			}
+			if expired < 0 {
+				return fmt.Errorf("--expired %d must not be negative: it is the number of days ahead to look for expiring passwords", expired)
+			}
+			ns, err := a.namespace()
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if showPassword {
+				q.Set(pgoapi.QueryShowPassword, "true")
+			}
+			if cmd.Flags().Changed("expired") {
+				q.Set(pgoapi.QueryExpiring, strconv.Itoa(expired))
+			}
+			var all pgoapi.ShowUserResponse
+			for _, name := range args {
+				var resp pgoapi.ShowUserResponse
+				if err := c.get(cmd.Context(), pgoapi.ClusterUsersPath(ns, name), q, &resp); err != nil {
+					return fmt.Errorf("listing the users of cluster %s: %w", name, err)
+				}
+				all.Users = append(all.Users, resp.Users...)
+			}
+			return render(cmd.OutOrStdout(), output, all, renderUsers)
+		},
+	}
+	cmd.Flags().BoolVar(&showPassword, "show-password", false, "show passwords (needs the ShowSecrets permission)")
+	cmd.Flags().IntVar(&expired, "expired", 0, "show only users whose passwords expire within this many days")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// renderUsers prints users as the Crunchy 4.x client does.
+func renderUsers(w io.Writer, resp pgoapi.ShowUserResponse) error {
+	if len(resp.Users) == 0 {
+		_, err := fmt.Fprintln(w, "no users found")
+		return err
+	}
+	t := newTable(w, "CLUSTER", "USERNAME", "PASSWORD", "EXPIRES", "DATABASES", "PASSWORD TYPE")
+	for _, u := range resp.Users {
+		name := u.Name
+		if u.Owner {
+			name += " (owner)"
+		}
+		t.row(u.Cluster, name, orDash(u.Password), formatExpiry(u), orDash(strings.Join(u.Databases, ",")), orDash(u.PasswordType))
+	}
+	return t.flush()
+}
+
+func formatExpiry(u pgoapi.User) string {
+	switch {
+	case u.ValidUntil == nil:
+		return "never"
+	case u.Expired:
+		return "expired " + u.ValidUntil.UTC().Format(time.DateOnly)
+	}
+	return u.ValidUntil.UTC().Format(time.DateOnly)
+}
+
+// updateUserFlags are the flags of `pgo update user`.
+type updateUserFlags struct {
+	username, password, passwordType string
+	rotate, expire                   bool
+	passwordLength, validDays        int
+	databases                        []string
+	output                           string
+}
+
+func (f *updateUserFlags) request(cmd *cobra.Command) (pgoapi.UpdateUserRequest, error) {
+	var req pgoapi.UpdateUserRequest
+	changed := cmd.Flags().Changed
+	if err := validateRoleName("--username", f.username); err != nil {
+		return req, err
+	}
+	if changed("password") && f.rotate {
+		return req, fmt.Errorf("give --password or --rotate-password, not both")
+	}
+	if changed("password") {
+		if f.password == "" {
+			return req, fmt.Errorf("--password is empty; give a password, or --rotate-password to have one generated")
+		}
+		if err := checkPassword(f.password); err != nil {
+			return req, err
+		}
+		req.Password = &f.password
+	}
+	if changed("password-length") {
+		if !f.rotate {
+			return req, fmt.Errorf("--password-length goes with --rotate-password")
+		}
+		if err := checkRange("--password-length", f.passwordLength, minPasswordLength, maxPasswordLength); err != nil {
+			return req, err
+		}
+		req.PasswordLength = f.passwordLength
+	}
+	req.RotatePassword = f.rotate
+	if changed("password-type") {
+		if err := checkEnum("--password-type", f.passwordType, passwordTypes...); err != nil {
+			return req, err
+		}
+		if f.passwordType == "" {
+			return req, fmt.Errorf("--password-type is empty; give scram-sha-256 or md5")
+		}
+		req.PasswordType = &f.passwordType
+	}
+	if f.expire && changed("valid-days") {
+		return req, fmt.Errorf("give --expire-user or --valid-days, not both")
+	}
+	if changed("valid-days") {
+		req.ValidDays = &f.validDays
+	}
+	req.ExpireUser = f.expire
+	if changed("databases") {
+		for _, db := range f.databases {
+			if err := validateDatabaseName("--databases", db); err != nil {
+				return req, err
+			}
+		}
+		dbs := f.databases
+		req.Databases = &dbs
+	}
+	if req.Password == nil && !req.RotatePassword && req.PasswordType == nil && req.ValidDays == nil && !req.ExpireUser && req.Databases == nil {
+		return req, fmt.Errorf("nothing to change: give --password, --rotate-password, --password-type, --valid-days, --expire-user or --databases")
+	}
+	return req, nil
+}
+
+func newUpdateUserCommand(a *app) *cobra.Command {
+	var f updateUserFlags
+	cmd := &cobra.Command{
+		Use:   "user CLUSTER --username=NAME",
+		Short: "Change a database user's password, its expiry or its databases",
+		Example: `  pgo update user hacluster --username=orion --rotate-password
+  pgo update user hacluster --username=orion --valid-days=30
+  pgo update user hacluster --username=orion --expire-user`,
+		Args: exactlyOneName("cluster"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cluster := args[0]
+			if err := checkOutputFormat(f.output); err != nil {
+				return err
+			}
+			if err := validateClusterName(cluster); err != nil {
+				return err
+			}
+			req, err := f.request(cmd)
+			if err != nil {
+				return err
+			}
+			ns, err := a.namespace()
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var resp pgoapi.UserResponse
+			if err := c.patch(cmd.Context(), pgoapi.ClusterUserPath(ns, cluster, f.username), req, &resp); err != nil {
+				return fmt.Errorf("updating user %s of cluster %s: %w", f.username, cluster, err)
+			}
+			return render(cmd.OutOrStdout(), f.output, pgoapi.ShowUserResponse{Users: []pgoapi.User{resp.User}}, renderUsers)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.username, "username", "", "the user to change")
+	fl.StringVar(&f.password, "password", "", "a new password")
+	fl.BoolVar(&f.rotate, "rotate-password", false, "generate a new password")
+	fl.IntVar(&f.passwordLength, "password-length", 0, "length of the generated password, with --rotate-password (default 24)")
+	fl.StringVar(&f.passwordType, "password-type", "", "scram-sha-256 or md5 (the password is set again)")
+	fl.IntVar(&f.validDays, "valid-days", 0, "days from now until the password expires; 0 for never")
+	fl.BoolVar(&f.expire, "expire-user", false, "make the password expire now")
+	fl.StringSliceVar(&f.databases, "databases", nil, "the databases the user may use (replaces the list)")
+	addOutputFlag(cmd, &f.output)
+	return cmd
+}
+
+func newDeleteUserCommand(a *app) *cobra.Command {
+	var (
+		username string
+		noPrompt bool
+	)
+	cmd := &cobra.Command{
+		Use:     "user CLUSTER --username=NAME",
+		Short:   "Delete a database user from a cluster",
+		Example: "  pgo delete user hacluster --username=orion",
+		Args:    exactlyOneName("cluster"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cluster := args[0]
+			if err := validateClusterName(cluster); err != nil {
+				return err
+			}
+			if err := validateRoleName("--username", username); err != nil {
+				return err
+			}
+			ns, err := a.namespace()
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+				return err
+			}
+			var resp pgoapi.DeleteUserResponse
+			if err := c.delete(cmd.Context(), pgoapi.ClusterUserPath(ns, cluster, username), nil, &resp); err != nil {
+				return fmt.Errorf("deleting user %s of cluster %s: %w", username, cluster, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s from cluster %s\n", resp.Name, resp.Cluster)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&username, "username", "", "the user to delete")
+	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	return cmd
+}

@@ -554,7 +554,7 @@ func (f *updateClusterFlags) request(cmd *cobra.Command) (pgoapi.UpdateClusterRe
 	changed := cmd.Flags().Changed
 	for _, q := range []struct {
 		flag, value, example string
-		field               **string
+		field                **string
 	}{
 		{"cpu", f.cpu, exampleCPU, &req.CPU},
 		{"memory", f.memory, exampleMemory, &req.Memory},

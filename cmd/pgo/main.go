@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -28,12 +27,14 @@ type app struct {
 	flags globalFlags
 	env   environment
 	api   *apiClient
-	// pollInterval is how often --wait looks at a cluster.
+	// pollInterval is how often --wait looks at a cluster; now is the
+	// clock of its progress lines.
 	pollInterval time.Duration
+	now          func() time.Time
 }
 
 func newApp(env environment) *app {
-	return &app{env: env, pollInterval: 2 * time.Second}
+	return &app{env: env, pollInterval: 2 * time.Second, now: time.Now}
 }
 
 // client connects to the apiserver on first use, so that input is checked
@@ -105,6 +106,3 @@ func subcommandNames(cmd *cobra.Command) string {
 	}
 	return names
 }
-
-// errUsage marks an error in how a command was called.
-var errUsage = errors.New("usage")

@@ -109,7 +109,7 @@ func (a *app) waitForCluster(cmd *cobra.Command, ns, name string, f waitFlags, d
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
-	start := time.Now()
+	start := a.now()
 	var last *clusterProgress
 	for {
 		var resp pgoapi.ShowClusterResponse
@@ -120,7 +120,7 @@ func (a *app) waitForCluster(cmd *cobra.Command, ns, name string, f waitFlags, d
 		case err == nil:
 			p := progressOf(resp.Clusters[0])
 			if last == nil || *last != p {
-				fmt.Fprintf(stderr, "[%4.0fs] %s: %s\n", time.Since(start).Seconds(), name, p)
+				fmt.Fprintf(stderr, "[%4.0fs] %s: %s\n", a.now().Sub(start).Seconds(), name, p)
 				last = &p
 			}
 			ok, err := done(p)
@@ -137,7 +137,7 @@ func (a *app) waitForCluster(cmd *cobra.Command, ns, name string, f waitFlags, d
 			}
 			// The apiserver may restart during a long operation; keep
 			// trying until the timeout.
-			fmt.Fprintf(stderr, "[%4.0fs] %s: %v (retrying)\n", time.Since(start).Seconds(), name, err)
+			fmt.Fprintf(stderr, "[%4.0fs] %s: %v (retrying)\n", a.now().Sub(start).Seconds(), name, err)
 		}
 		select {
 		case <-ctx.Done():

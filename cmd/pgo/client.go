@@ -49,14 +49,6 @@ func newAPIClient(conn connection) *apiClient {
 	}
 }
 
-// apiError is an error answer of the apiserver.
-type apiError struct {
-	status  int
-	message string
-}
-
-func (e *apiError) Error() string { return e.message }
-
 func (c *apiClient) get(ctx context.Context, path string, query url.Values, out any) error {
 	return c.do(ctx, http.MethodGet, path, query, nil, out)
 }
@@ -67,10 +59,6 @@ func (c *apiClient) post(ctx context.Context, path string, in, out any) error {
 
 func (c *apiClient) patch(ctx context.Context, path string, in, out any) error {
 	return c.do(ctx, http.MethodPatch, path, nil, in, out)
-}
-
-func (c *apiClient) put(ctx context.Context, path string, in, out any) error {
-	return c.do(ctx, http.MethodPut, path, nil, in, out)
 }
 
 func (c *apiClient) delete(ctx context.Context, path string, query url.Values, out any) error {
@@ -144,29 +132,24 @@ func (c *apiClient) transportError(err error) error {
 	return fmt.Errorf("calling the apiserver at %s: %w; check --apiserver-url or %s", c.base.Redacted(), err, pgoapi.EnvAPIServerURL)
 }
 
-// statusError turns an error answer into a message for the user.
+// statusError turns an error answer into a *pgoapi.Error whose message
+// tells the user what to change.
 func (c *apiClient) statusError(status int, body []byte) error {
-	msg := errorMessage(body)
-	switch status {
-	case http.StatusUnauthorized:
-		return &apiError{status: status, message: fmt.Sprintf("the apiserver refused the credentials of pgo user %q: check %s and %s, or ~/%s", c.creds.username, pgoapi.EnvUsername, pgoapi.EnvPassword, pgoapi.DefaultUserFile)}
-	case http.StatusForbidden:
-		if msg == "" {
-			msg = fmt.Sprintf("pgo user %q is not allowed to do this", c.creds.username)
-		}
+	e := &pgoapi.Error{Code: status}
+	if err := json.Unmarshal(body, e); err != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(body))
 	}
-	if msg == "" {
-		msg = fmt.Sprintf("the apiserver answered %d %s", status, http.StatusText(status))
+	e.Code = status
+	switch {
+	case status == http.StatusUnauthorized:
+		e.Message = fmt.Sprintf("the apiserver refused the credentials of pgo user %q: check %s and %s, or ~/%s", c.creds.username, pgoapi.EnvUsername, pgoapi.EnvPassword, pgoapi.DefaultUserFile)
+	case status == http.StatusForbidden && e.Message == "":
+		e.Message = fmt.Sprintf("pgo user %q is not allowed to do this", c.creds.username)
+	case e.Message == "":
+		e.Message = fmt.Sprintf("the apiserver answered %d %s", status, http.StatusText(status))
 	}
-	return &apiError{status: status, message: msg}
-}
-
-// errorMessage reads the message of an error body, or its text when it is
-// not the apiserver's JSON.
-func errorMessage(body []byte) string {
-	var e pgoapi.Error
-	if err := json.Unmarshal(body, &e); err == nil && e.Message != "" {
-		return e.Message
+	for _, f := range e.Fields {
+		e.Message += fmt.Sprintf("\n\t%s: %s", f.Field, f.Message)
 	}
-	return strings.TrimSpace(string(body))
+	return e
 }

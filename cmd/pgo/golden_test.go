@@ -99,6 +99,7 @@ func TestGolden(t *testing.T) {
 			},
 			routes: []route{post(pgoapi.ClustersPath(ns), http.StatusCreated, "create_cluster.json")},
 		},
+		{name: "create_cluster_refused", args: []string{"create", "cluster", "hacluster", "--custom-config=hacluster-config", "--storage-config=fast"}, routes: []route{post(pgoapi.ClustersPath(ns), http.StatusUnprocessableEntity, "error_invalid.json")}, wantErr: true},
 		{name: "create_cluster_wait", args: []string{"create", "cluster", "hacluster", "--wait"}, routes: []route{
 			post(pgoapi.ClustersPath(ns), http.StatusCreated, "create_cluster.json"),
 			get(pgoapi.ClusterPath(ns, "hacluster"), "cluster_creating.json", "cluster_creating.json", "cluster_initializing.json", "cluster_hacluster.json"),

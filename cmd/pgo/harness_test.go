@@ -120,12 +120,12 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok || user != testUser || pass != testPassword {
 		w.Header().Set(pgoapi.HeaderAuthenticate, pgoapi.AuthenticateChallenge)
 		w.WriteHeader(http.StatusUnauthorized)
-		json.NewEncoder(w).Encode(pgoapi.Error{Code: 401, Reason: pgoapi.ReasonUnauthorized, Message: "wrong user name or password"})
+		_ = json.NewEncoder(w).Encode(pgoapi.Error{Code: 401, Reason: pgoapi.ReasonUnauthorized, Message: "wrong user name or password"})
 		return
 	}
 	if a.file == "" {
 		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(pgoapi.Error{Code: 404, Reason: pgoapi.ReasonNotFound, Message: "no recorded answer for " + key})
+		_ = json.NewEncoder(w).Encode(pgoapi.Error{Code: 404, Reason: pgoapi.ReasonNotFound, Message: "no recorded answer for " + key})
 		return
 	}
 	data, err := os.ReadFile(filepath.Join("testdata", "api", a.file))
@@ -135,7 +135,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(a.status)
-	w.Write(data)
+	_, _ = w.Write(data)
 }
 
 func (f *fakeAPI) received() []recorded {

@@ -131,8 +131,8 @@ func (a *app) waitForCluster(cmd *cobra.Command, ns, name string, f waitFlags, d
 				return nil
 			}
 		case ctx.Err() == nil:
-			var apiErr *apiError
-			if errors.As(err, &apiErr) && apiErr.status < 500 {
+			var apiErr *pgoapi.Error
+			if errors.As(err, &apiErr) && apiErr.Code < 500 {
 				return fmt.Errorf("waiting for cluster %s: %w", name, err)
 			}
 			// The apiserver may restart during a long operation; keep

@@ -142,7 +142,9 @@ func addStatusCommands(a *app, root *cobra.Command) {
 				}
 				var resp pgoapi.VersionResponse
 				if err := c.get(cmd.Context(), pgoapi.PathVersion, nil, &resp); err != nil {
-					fmt.Fprintf(cmd.OutOrStdout(), "pgo client version %s\n", v.Client)
+					if versionOutput == outputTable {
+						fmt.Fprintf(cmd.OutOrStdout(), "pgo client version %s\n", v.Client)
+					}
 					return fmt.Errorf("asking the apiserver for its version: %w", err)
 				}
 				v.Server = &resp

@@ -745,7 +745,7 @@ func exactlyOneName(kind string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		switch len(args) {
 		case 0:
-			return fmt.Errorf("give the %s's name: pgo %s", kind, cmd.UseLine()[len("pgo "):])
+			return fmt.Errorf("give the %s's name: %s", kind, cmd.UseLine())
 		case 1:
 			return nil
 		}

@@ -122,7 +122,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl.StringVar(&r.NodeLabel, "node-label", "", "place instances on nodes with this label, key=value")
 	fl.StringVar(&r.NodeAffinityType, "node-affinity-type", "", "preferred (default) or required, with --node-label")
 	fl.StringVar(&r.PodAntiAffinity, "pod-anti-affinity", "", "keep instances on different nodes: preferred (default), required or disabled")
-	fl.StringArrayVar(&r.Tolerations, "toleration", nil, "tolerate a taint: key=value:Effect or key:Effect (repeatable)")
+	fl.StringArrayVar(&r.Tolerations, "toleration", nil, "tolerate a taint: key=value:Effect or key:Effect, with Effect NoSchedule, PreferNoSchedule or NoExecute (repeatable)")
 	fl.BoolVar(&r.TLSOnly, "tls-only", false, "refuse connections that do not use TLS")
 	fl.StringVar(&r.ServerCASecret, "server-ca-secret", "", "Secret with the CA certificate (ca.crt) of your own server certificate")
 	fl.StringVar(&r.ServerTLSSecret, "server-tls-secret", "", "kubernetes.io/tls Secret with your own server certificate")

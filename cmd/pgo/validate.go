@@ -211,21 +211,18 @@ var tolerationEffects = []string{
 }
 
 // parseToleration reads a --toleration as Crunchy 4.x does: "key=value:Effect"
-// tolerates a taint with that value, "key:Effect" any taint with that key;
-// the effect may be left out to tolerate every effect.
+// tolerates a taint with that value, "key:Effect" any taint with that key.
 func parseToleration(value string) (corev1.Toleration, error) {
 	var t corev1.Toleration
-	rule, effect, hasEffect := strings.Cut(value, ":")
-	if hasEffect {
-		if !slices.Contains(tolerationEffects, effect) {
-			return t, fmt.Errorf("--toleration %q: effect %q is not one of %s", value, effect, strings.Join(tolerationEffects, ", "))
-		}
-		t.Effect = corev1.TaintEffect(effect)
-	}
+	rule, effect, ok := strings.Cut(value, ":")
 	key, val, hasValue := strings.Cut(rule, "=")
-	if key == "" {
+	if !ok || key == "" {
 		return t, fmt.Errorf("--toleration %q must be key=value:Effect or key:Effect, such as zone=east:NoSchedule", value)
 	}
+	if !slices.Contains(tolerationEffects, effect) {
+		return t, fmt.Errorf("--toleration %q: effect %q is not one of %s", value, effect, strings.Join(tolerationEffects, ", "))
+	}
+	t.Effect = corev1.TaintEffect(effect)
 	if msgs := content.IsLabelKey(key); len(msgs) > 0 {
 		return t, fmt.Errorf("--toleration key %q is invalid: %s", key, strings.Join(msgs, "; "))
 	}

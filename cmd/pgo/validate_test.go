@@ -93,7 +93,7 @@ func TestParseToleration(t *testing.T) {
 	}{
 		{in: "zone=east:NoSchedule", want: corev1.Toleration{Key: "zone", Operator: corev1.TolerationOpEqual, Value: "east", Effect: corev1.TaintEffectNoSchedule}},
 		{in: "dedicated:NoExecute", want: corev1.Toleration{Key: "dedicated", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}},
-		{in: "dedicated", want: corev1.Toleration{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+		{in: "dedicated", wantErr: "must be key=value:Effect or key:Effect"},
 		{in: "zone=east:Never", wantErr: `effect "Never" is not one of NoSchedule, PreferNoSchedule, NoExecute`},
 		{in: ":NoSchedule", wantErr: "must be key=value:Effect or key:Effect"},
 	}

@@ -23,7 +23,7 @@ var (
 	clusterNamePattern  = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	roleNamePattern     = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	databaseNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)
-	pgoUserNamePattern  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	pgoUserNamePattern  = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	backrestOptPattern  = regexp.MustCompile(`^--[a-z][a-z0-9-]*(=.*)?$`)
 	s3BucketPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
 	s3EndpointPattern   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
@@ -109,7 +109,7 @@ func validatePgoUserName(kind, name string) error {
 	case len(name) > 63:
 		return fmt.Errorf("%s name %q is longer than 63 characters", kind, name)
 	case !pgoUserNamePattern.MatchString(name):
-		return fmt.Errorf("%s name %q is invalid: use only lowercase letters, digits and '-', starting and ending with a letter or digit", kind, name)
+		return fmt.Errorf("%s name %q is invalid: start with a lowercase letter and use only lowercase letters, digits and '-', not at the end", kind, name)
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ func TestValidateNames(t *testing.T) {
 		{"object ok", validateObjectName("--server-tls-secret", "my.tls-secret"), ""},
 		{"object bad", validateObjectName("--server-tls-secret", "My_Secret"), "not a valid Kubernetes object name"},
 		{"instance bad", validateInstanceName("--target", "Bad"), "not an instance name"},
-		{"pgouser bad", validatePgoUserName("pgo user", "Bob!"), "use only lowercase letters"},
+		{"pgouser bad", validatePgoUserName("pgo user", "Bob!"), "start with a lowercase letter"},
+		{"pgouser digit", validatePgoUserName("pgo user", "1bob"), "start with a lowercase letter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,170 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pgo.dev/pgo/internal/pgoapi"
+)
+
+// principal is an authenticated pgo user with what its roles grant.
+type principal struct {
+	Name string
+	// All is true when a role grants "*".
+	All         bool
+	Permissions map[pgoapi.Permission]bool
+	// Namespaces the user may access; nil means all.
+	Namespaces []string
+}
+
+// can reports whether the user holds a permission.
+func (p *principal) can(perm pgoapi.Permission) bool {
+	return p.All || p.Permissions[perm]
+}
+
+// mayAccess reports whether the user may work in namespace ns.
+func (p *principal) mayAccess(ns string) bool {
+	return p.Namespaces == nil || slices.Contains(p.Namespaces, ns)
+}
+
+// pgouserRecord is a pgouser Secret, parsed.
+type pgouserRecord struct {
+	Name       string
+	Password   string
+	Roles      []string
+	Namespaces []string
+}
+
+func parsePgouser(s *corev1.Secret) pgouserRecord {
+	name := strings.TrimPrefix(s.Name, pgoapi.PgouserSecretPrefix)
+	if u := string(s.Data[pgoapi.KeyUsername]); u != "" {
+		name = u
+	}
+	return pgouserRecord{
+		Name:       name,
+		Password:   string(s.Data[pgoapi.KeyPassword]),
+		Roles:      splitList(string(s.Data[pgoapi.KeyRoles])),
+		Namespaces: splitList(string(s.Data[pgoapi.KeyNamespaces])),
+	}
+}
+
+// parsePermissions reads a pgorole Secret's permission list.
+func parsePermissions(s *corev1.Secret) []string {
+	return splitList(string(s.Data[pgoapi.KeyPermissions]))
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// verified remembers credentials already checked against a Secret version.
+type verified struct {
+	mu      sync.Mutex
+	key     []byte
+	entries map[string]verifiedEntry
+}
+
+type verifiedEntry struct {
+	resourceVersion string
+	mac             []byte
+}
+
+func (v *verified) check(user, rv, password string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.entries[user]
+	return ok && e.resourceVersion == rv && hmac.Equal(e.mac, credentialMAC(v.key, user, password))
+}
+
+func (v *verified) remember(user, rv, password string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.entries == nil {
+		v.entries = map[string]verifiedEntry{}
+	}
+	v.entries[user] = verifiedEntry{resourceVersion: rv, mac: credentialMAC(v.key, user, password)}
+}
+
+// unauthorized is the answer to missing or wrong credentials; it never says
+// which of user or password was wrong.
+func unauthorized() *apiError {
+	return newError(http.StatusUnauthorized, pgoapi.ReasonUnauthorized,
+		"authentication failed: give a pgo user and password (PGOUSERNAME and PGOUSERPASS, or ~/.pgouser)")
+}
+
+// authenticate checks HTTP Basic credentials against the pgouser Secrets and
+// gathers the permissions of the user's roles.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
+	user, password, ok := r.BasicAuth()
+	if !ok || user == "" || len(user) > 63 || !dns1035.MatchString(user) {
+		return nil, unauthorized()
+	}
+	secret := &corev1.Secret{}
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgouserSecret(user)}, secret)
+	if apierrors.IsNotFound(err) {
+		return nil, unauthorized()
+	}
+	if err != nil {
+		return nil, unavailable("cannot read pgo users from Kubernetes: %v", err)
+	}
+	rec := parsePgouser(secret)
+	if rec.Name != user || rec.Password == "" {
+		return nil, unauthorized()
+	}
+	if !s.verified.check(user, secret.ResourceVersion, password) {
+		if !checkPassword(rec.Password, password) {
+			return nil, unauthorized()
+		}
+		s.verified.remember(user, secret.ResourceVersion, password)
+	}
+
+	p := &principal{Name: user, Permissions: map[pgoapi.Permission]bool{}}
+	if len(rec.Namespaces) > 0 {
+		p.Namespaces = rec.Namespaces
+	}
+	for _, role := range rec.Roles {
+		rs := &corev1.Secret{}
+		err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgoroleSecret(role)}, rs)
+		if apierrors.IsNotFound(err) {
+			continue // a deleted role grants nothing
+		}
+		if err != nil {
+			return nil, unavailable("cannot read pgo roles from Kubernetes: %v", err)
+		}
+		for _, perm := range parsePermissions(rs) {
+			if pgoapi.Permission(perm) == pgoapi.PermissionAll {
+				p.All = true
+			}
+			p.Permissions[pgoapi.Permission(perm)] = true
+		}
+	}
+	return p, nil
+}
+
+// authorize checks a route's permission and namespace.
+func authorize(p *principal, route pgoapi.Route, r *http.Request) error {
+	if !p.can(route.Permission) {
+		return forbidden("pgo user %s lacks the permission %s; ask an administrator to add it to one of the user's pgo roles", p.Name, route.Permission)
+	}
+	if route.Namespaced() {
+		if ns := r.PathValue(pgoapi.ParamNamespace); !p.mayAccess(ns) {
+			return forbidden("pgo user %s may not access namespace %s", p.Name, ns)
+		}
+	}
+	return nil
+}

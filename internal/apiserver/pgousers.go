@@ -1,0 +1,404 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"pgo.dev/pgo/internal/pgoapi"
+)
+
+// maxPgoName is the longest pgo user or role name: its Secret's name
+// ("pgouser-" and the name) is a DNS label.
+const maxPgoName = 63 - len(pgoapi.PgouserSecretPrefix)
+
+// minPgouserPassword is the shortest pgo user password.
+const minPgouserPassword = 8
+
+func pgouserSecret(ns, name, hash string, roles, namespaces []string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: pgoapi.PgouserSecret(name), Namespace: ns, Labels: map[string]string{pgoapi.LabelPgouser: "true"}},
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			pgoapi.KeyUsername: []byte(name), pgoapi.KeyPassword: []byte(hash),
+			pgoapi.KeyRoles: []byte(strings.Join(roles, ",")), pgoapi.KeyNamespaces: []byte(strings.Join(namespaces, ",")),
+		},
+	}
+}
+
+func pgoroleSecret(ns, name string, permissions []string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: pgoapi.PgoroleSecret(name), Namespace: ns, Labels: map[string]string{pgoapi.LabelPgorole: "true"}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{pgoapi.KeyPermissions: []byte(strings.Join(permissions, ","))},
+	}
+}
+
+func pgouserOf(rec pgouserRecord) pgoapi.Pgouser {
+	u := pgoapi.Pgouser{Name: rec.Name, Roles: rec.Roles, Namespaces: rec.Namespaces, AllNamespaces: len(rec.Namespaces) == 0}
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	return u
+}
+
+// listPrefixed lists the Secrets of the operator namespace whose names
+// start with prefix, by name.
+func (s *Server) listPrefixed(ctx context.Context, prefix string) ([]corev1.Secret, error) {
+	var list corev1.SecretList
+	if err := s.Client.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing Secrets in %s: %w", s.Namespace, err)
+	}
+	var out []corev1.Secret
+	for _, sec := range list.Items {
+		if strings.HasPrefix(sec.Name, prefix) {
+			out = append(out, sec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (s *Server) getPgoSecret(ctx context.Context, name, what, display string) (*corev1.Secret, error) {
+	sec := &corev1.Secret{}
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, sec)
+	if apierrors.IsNotFound(err) {
+		return nil, notFound("%s %s not found", what, display)
+	}
+	return sec, err
+}
+
+// ---- pgo users ----
+
+func (s *Server) showPgousers(ctx context.Context, _ *request) (any, error) {
+	secrets, err := s.listPrefixed(ctx, pgoapi.PgouserSecretPrefix)
+	if err != nil {
+		return nil, err
+	}
+	resp := pgoapi.ShowPgouserResponse{Pgousers: []pgoapi.Pgouser{}}
+	for i := range secrets {
+		resp.Pgousers = append(resp.Pgousers, pgouserOf(parsePgouser(&secrets[i])))
+	}
+	return resp, nil
+}
+
+func (s *Server) showPgouser(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	sec, err := s.getPgoSecret(ctx, pgoapi.PgouserSecret(name), "pgo user", name)
+	if err != nil {
+		return nil, err
+	}
+	return pgoapi.ShowPgouserResponse{Pgousers: []pgoapi.Pgouser{pgouserOf(parsePgouser(sec))}}, nil
+}
+
+// checkGrant refuses to give a pgo user more than the caller has: roles
+// whose permissions the caller lacks, or namespaces it may not access.
+func (s *Server) checkGrant(ctx context.Context, caller *principal, v *checks, roles []string, namespaces []string, all bool) error {
+	for i, role := range roles {
+		field := fmt.Sprintf("roles[%d]", i)
+		if len(role) > maxPgoName || !dns1035.MatchString(role) {
+			v.add(field, "%q is not a pgo role name", role)
+			continue
+		}
+		sec := &corev1.Secret{}
+		err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgoroleSecret(role)}, sec)
+		if apierrors.IsNotFound(err) {
+			v.add(field, "pgo role %s does not exist; create it with pgo create pgorole", role)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, perm := range parsePermissions(sec) {
+			if !caller.can(pgoapi.Permission(perm)) || (perm == string(pgoapi.PermissionAll) && !caller.All) {
+				v.add(field, "pgo role %s grants %s, which pgo user %s does not hold; it cannot grant more than it has", role, perm, caller.Name)
+				break
+			}
+		}
+	}
+	if all && caller.Namespaces != nil {
+		v.add("allNamespaces", "pgo user %s may access only %s; it cannot grant every namespace", caller.Name, strings.Join(caller.Namespaces, ", "))
+	}
+	for i, ns := range namespaces {
+		field := fmt.Sprintf("namespaces[%d]", i)
+		v.namespaceName(field, ns)
+		if !caller.mayAccess(ns) {
+			v.add(field, "pgo user %s may not access namespace %s, so it cannot grant it", caller.Name, ns)
+		}
+	}
+	return nil
+}
+
+func (s *Server) createPgouser(ctx context.Context, r *request) (any, error) {
+	var req pgoapi.CreatePgouserRequest
+	if err := decode(r.Request, &req); err != nil {
+		return nil, err
+	}
+	var v checks
+	v.dnsLabel("name", req.Name, maxPgoName, "a pgo user name")
+	if len(req.Password) < minPgouserPassword {
+		v.add("password", "is %d characters long; give at least %d", len(req.Password), minPgouserPassword)
+	}
+	v.password("password", req.Password)
+	if len(req.Roles) == 0 {
+		v.add("roles", "is empty; give at least one pgo role")
+	}
+	switch {
+	case req.AllNamespaces && len(req.Namespaces) > 0:
+		v.add("allNamespaces", "goes without namespaces: give either")
+	case !req.AllNamespaces && len(req.Namespaces) == 0:
+		v.add("namespaces", "is empty; give the namespaces the user may access, or allNamespaces")
+	}
+	if err := s.checkGrant(ctx, r.user, &v, req.Roles, req.Namespaces, req.AllNamespaces); err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	hash, err := hashPassword(req.Password)
+	if err != nil {
+		return nil, err
+	}
+	sec := pgouserSecret(s.Namespace, req.Name, hash, req.Roles, req.Namespaces)
+	if err := s.Client.Create(ctx, sec, fieldOwner); apierrors.IsAlreadyExists(err) {
+		return nil, conflict("pgo user %s already exists", req.Name)
+	} else if err != nil {
+		return nil, fmt.Errorf("creating pgo user %s: %w", req.Name, err)
+	}
+	return pgoapi.PgouserResponse{Pgouser: pgouserOf(parsePgouser(sec))}, nil
+}
+
+func (s *Server) updatePgouser(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	var req pgoapi.UpdatePgouserRequest
+	if err := decode(r.Request, &req); err != nil {
+		return nil, err
+	}
+	var v checks
+	if req.Password != nil {
+		if len(*req.Password) < minPgouserPassword {
+			v.add("password", "is %d characters long; give at least %d", len(*req.Password), minPgouserPassword)
+		}
+		v.password("password", *req.Password)
+	}
+	var roles, namespaces []string
+	if req.Roles != nil {
+		roles = *req.Roles
+		if len(roles) == 0 {
+			v.add("roles", "is empty; give at least one pgo role")
+		}
+	}
+	all := req.AllNamespaces != nil && *req.AllNamespaces
+	if req.Namespaces != nil {
+		namespaces = *req.Namespaces
+		if all && len(namespaces) > 0 {
+			v.add("allNamespaces", "goes without namespaces: give either")
+		}
+		if !all && len(namespaces) == 0 {
+			v.add("namespaces", "is empty; give the namespaces the user may access, or allNamespaces")
+		}
+	}
+	if req.AllNamespaces != nil && !*req.AllNamespaces && req.Namespaces == nil {
+		v.add("allNamespaces", "false needs namespaces: the namespaces the user may access from now on")
+	}
+	if req.Password == nil && req.Roles == nil && req.Namespaces == nil && req.AllNamespaces == nil {
+		v.add("", "nothing to change: give password, roles, namespaces or allNamespaces")
+	}
+	if err := s.checkGrant(ctx, r.user, &v, roles, namespaces, all); err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	hash := ""
+	if req.Password != nil {
+		var err error
+		if hash, err = hashPassword(*req.Password); err != nil {
+			return nil, err
+		}
+	}
+	var out pgouserRecord
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sec, err := s.getPgoSecret(ctx, pgoapi.PgouserSecret(name), "pgo user", name)
+		if err != nil {
+			return err
+		}
+		rec := parsePgouser(sec)
+		if hash != "" {
+			rec.Password = hash
+		}
+		if req.Roles != nil {
+			rec.Roles = roles
+		}
+		if all {
+			rec.Namespaces = nil
+		} else if req.Namespaces != nil {
+			rec.Namespaces = namespaces
+		}
+		want := pgouserSecret(s.Namespace, rec.Name, rec.Password, rec.Roles, rec.Namespaces)
+		sec.Data = want.Data
+		if sec.Labels == nil {
+			sec.Labels = map[string]string{}
+		}
+		sec.Labels[pgoapi.LabelPgouser] = "true"
+		out = rec
+		return s.Client.Update(ctx, sec, fieldOwner)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pgoapi.PgouserResponse{Pgouser: pgouserOf(out)}, nil
+}
+
+func (s *Server) deletePgouser(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	if name == r.user.Name {
+		return nil, conflict("pgo user %s cannot delete itself; log in as another pgo user", name)
+	}
+	sec, err := s.getPgoSecret(ctx, pgoapi.PgouserSecret(name), "pgo user", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Client.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("deleting pgo user %s: %w", name, err)
+	}
+	return pgoapi.DeletedResponse{Name: name}, nil
+}
+
+// ---- pgo roles ----
+
+func pgoroleOf(sec *corev1.Secret) pgoapi.Pgorole {
+	perms := parsePermissions(sec)
+	if perms == nil {
+		perms = []string{}
+	}
+	return pgoapi.Pgorole{Name: strings.TrimPrefix(sec.Name, pgoapi.PgoroleSecretPrefix), Permissions: perms}
+}
+
+func (s *Server) showPgoroles(ctx context.Context, _ *request) (any, error) {
+	secrets, err := s.listPrefixed(ctx, pgoapi.PgoroleSecretPrefix)
+	if err != nil {
+		return nil, err
+	}
+	resp := pgoapi.ShowPgoroleResponse{Pgoroles: []pgoapi.Pgorole{}}
+	for i := range secrets {
+		resp.Pgoroles = append(resp.Pgoroles, pgoroleOf(&secrets[i]))
+	}
+	return resp, nil
+}
+
+func (s *Server) showPgorole(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	sec, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
+	if err != nil {
+		return nil, err
+	}
+	return pgoapi.ShowPgoroleResponse{Pgoroles: []pgoapi.Pgorole{pgoroleOf(sec)}}, nil
+}
+
+// checkPermissions validates a permission list; a caller grants only what
+// it holds.
+func checkPermissions(v *checks, caller *principal, perms []string) {
+	if len(perms) == 0 {
+		v.add("permissions", "is empty; give permissions such as ShowCluster, or * for all")
+	}
+	for i, p := range perms {
+		field := fmt.Sprintf("permissions[%d]", i)
+		switch {
+		case !pgoapi.KnownPermission(pgoapi.Permission(p)):
+			names := make([]string, len(pgoapi.Permissions))
+			for j, q := range pgoapi.Permissions {
+				names[j] = string(q)
+			}
+			v.add(field, "%q is not a permission; permissions are *, %s", p, strings.Join(names, ", "))
+		case p == string(pgoapi.PermissionAll) && !caller.All:
+			v.add(field, "pgo user %s does not hold every permission, so it cannot grant *", caller.Name)
+		case !caller.can(pgoapi.Permission(p)):
+			v.add(field, "pgo user %s does not hold %s, so it cannot grant it", caller.Name, p)
+		}
+	}
+	if slices.Contains(perms, string(pgoapi.PermissionAll)) && len(perms) > 1 {
+		v.add("permissions", "* grants every permission; give it alone")
+	}
+}
+
+func (s *Server) createPgorole(ctx context.Context, r *request) (any, error) {
+	var req pgoapi.CreatePgoroleRequest
+	if err := decode(r.Request, &req); err != nil {
+		return nil, err
+	}
+	var v checks
+	v.dnsLabel("name", req.Name, maxPgoName, "a pgo role name")
+	checkPermissions(&v, r.user, req.Permissions)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	sec := pgoroleSecret(s.Namespace, req.Name, req.Permissions)
+	if err := s.Client.Create(ctx, sec, fieldOwner); apierrors.IsAlreadyExists(err) {
+		return nil, conflict("pgo role %s already exists", req.Name)
+	} else if err != nil {
+		return nil, fmt.Errorf("creating pgo role %s: %w", req.Name, err)
+	}
+	return pgoapi.PgoroleResponse{Pgorole: pgoroleOf(sec)}, nil
+}
+
+func (s *Server) updatePgorole(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	var req pgoapi.UpdatePgoroleRequest
+	if err := decode(r.Request, &req); err != nil {
+		return nil, err
+	}
+	var v checks
+	checkPermissions(&v, r.user, req.Permissions)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var out *corev1.Secret
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sec, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
+		if err != nil {
+			return err
+		}
+		sec.Data = pgoroleSecret(s.Namespace, name, req.Permissions).Data
+		out = sec
+		return s.Client.Update(ctx, sec, fieldOwner)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pgoapi.PgoroleResponse{Pgorole: pgoroleOf(out)}, nil
+}
+
+func (s *Server) deletePgorole(ctx context.Context, r *request) (any, error) {
+	name := r.PathValue(pgoapi.ParamName)
+	sec, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.listPrefixed(ctx, pgoapi.PgouserSecretPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var holders []string
+	for i := range users {
+		rec := parsePgouser(&users[i])
+		if slices.Contains(rec.Roles, name) {
+			holders = append(holders, rec.Name)
+		}
+	}
+	if len(holders) > 0 {
+		return nil, conflict("pgo role %s is held by %s; take it from them first (pgo update pgouser --pgouser-roles)", name, strings.Join(holders, ", "))
+	}
+	if err := s.Client.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("deleting pgo role %s: %w", name, err)
+	}
+	return pgoapi.DeletedResponse{Name: name}, nil
+}

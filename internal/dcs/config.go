@@ -28,6 +28,10 @@ type DynamicConfig struct {
 		Parameters map[string]string `json:"parameters,omitempty"`
 		PgHBA      []string          `json:"pg_hba,omitempty"`
 		TLSOnly    bool              `json:"tls_only,omitempty"`
+		// PasswordMethod is the method of pg_hba's catch-all rule:
+		// scram-sha-256 when empty, md5 when some user has an md5
+		// password (md5 still does SCRAM for SCRAM verifiers).
+		PasswordMethod string `json:"password_method,omitempty"`
 	} `json:"postgresql"`
 }
 

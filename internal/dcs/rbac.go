@@ -2,6 +2,8 @@ package dcs
 
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"pgo.dev/pgo/internal/naming"
 )
 
 // PolicyRules are all the instance manager may do, in its cluster's
@@ -14,4 +16,11 @@ func PolicyRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
 	}
+}
+
+// UsersSecretRule lets the instance managers read the one Secret of their
+// cluster that holds the roles to keep (verifiers, not passwords).
+func UsersSecretRule(cluster string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"},
+		ResourceNames: []string{naming.UsersSecret(cluster)}, Verbs: []string{"get", "list", "watch"}}
 }

@@ -52,6 +52,7 @@ type Manager struct {
 	systemID     uint64
 	promotions   int
 	notStreaming time.Time
+	hbaMethod    string // the password method pg_hba.conf was last written with
 }
 
 type request struct {
@@ -132,6 +133,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go m.dcs.Watch(watchCtx)
+	go m.manageRoles(watchCtx)
 	changes := m.dcs.Changes()
 
 	m.log.Info("starting", "cluster", m.opts.Cluster, "member", m.opts.Name, "dataDir", m.opts.DataDir)
@@ -389,8 +391,9 @@ func (m *Manager) writeConfig(standby bool, upstream string) error {
 			s.PrimaryConnInfo = m.replicationConnInfo(u)
 		}
 	}
+	m.hbaMethod = dyn.PostgreSQL.PasswordMethod
 	m.mu.Unlock()
-	return m.pg.WriteConfig(s, postgres.HBA(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PgHBA))
+	return m.pg.WriteConfig(s, postgres.HBAWithMethod(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PasswordMethod, dyn.PostgreSQL.PgHBA))
 }
 
 func (m *Manager) connInfo(member ha.Member, user, database string) string {

@@ -10,6 +10,8 @@ const (
 	LabelCluster  = "pgo.dev/cluster"
 	LabelInstance = "pgo.dev/instance"
 	LabelRole     = "pgo.dev/role"
+	// LabelUser names the database user whose password a Secret holds.
+	LabelUser = "pgo.dev/user"
 )
 
 // Values of LabelRole.
@@ -88,6 +90,14 @@ func ReplicationCertSecret(cluster string) string {
 func UserSecret(cluster, user string) string {
 	return cluster + "-" + strings.ReplaceAll(user, "_", "-") + "-secret"
 }
+
+// UsersSecret holds the roles the primary's instance manager keeps: names,
+// options, databases and password verifiers (never passwords), as JSON in
+// KeyRoles.
+func UsersSecret(cluster string) string { return cluster + "-users" }
+
+// KeyRoles is the key of UsersSecret.
+const KeyRoles = "roles"
 
 // RootCASecret is the CA that issues the clusters' certificates in a
 // namespace.

@@ -147,6 +147,17 @@ func ParseSynchronousStandbyNames(value string) []string {
 // HBA renders pg_hba.conf: password (SCRAM) authentication everywhere, over
 // TLS only when tlsOnly, with the user's rules before the catch-all ones.
 func HBA(tlsOnly bool, rules []string) string {
+	return HBAWithMethod(tlsOnly, PasswordSCRAM, rules)
+}
+
+// HBAWithMethod is HBA with the catch-all rule's method: PasswordSCRAM, or
+// PasswordMD5 when some user has an md5 password (PostgreSQL's md5 method
+// still does SCRAM for roles with SCRAM verifiers). Anything else is
+// PasswordSCRAM.
+func HBAWithMethod(tlsOnly bool, method string, rules []string) string {
+	if method != PasswordMD5 {
+		method = PasswordSCRAM
+	}
 	host := "host"
 	if tlsOnly {
 		host = "hostssl"
@@ -159,7 +170,7 @@ func HBA(tlsOnly bool, rules []string) string {
 		b.WriteString(strings.TrimSpace(r))
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "%s all all all scram-sha-256\n", host)
+	fmt.Fprintf(&b, "%s all all all %s\n", host, method)
 	return b.String()
 }
 

@@ -71,7 +71,23 @@ func DynamicConfig(c *pgov1.PGCluster) dcs.DynamicConfig {
 		dc.PostgreSQL.PgHBA = cfg.PgHBA
 	}
 	dc.PostgreSQL.TLSOnly = c.Spec.TLS != nil && c.Spec.TLS.TLSOnly
+	if usesMD5(c) {
+		dc.PostgreSQL.PasswordMethod = postgres.PasswordMD5
+	}
 	return dc
+}
+
+// usesMD5 reports whether a user of the cluster has an md5 password.
+func usesMD5(c *pgov1.PGCluster) bool {
+	if c.Spec.PasswordType == pgov1.PasswordMD5 {
+		return true
+	}
+	for _, u := range c.Spec.Users {
+		if u.PasswordType == pgov1.PasswordMD5 {
+			return true
+		}
+	}
+	return false
 }
 
 // ConfigMap is "<cluster>-config" with the dynamic configuration; its
@@ -96,7 +112,7 @@ func InstanceRBAC(c *pgov1.PGCluster) (*corev1.ServiceAccount, *rbacv1.Role, *rb
 	role := &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: meta(c, name),
-		Rules:      dcs.PolicyRules(),
+		Rules:      append(dcs.PolicyRules(), dcs.UsersSecretRule(c.Name)),
 	}
 	binding := &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},

@@ -60,6 +60,8 @@ type ClusterReconciler struct {
 	Workers int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	verifiers rolesMemo
 }
 
 func (r *ClusterReconciler) now() time.Time {
@@ -168,6 +170,9 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 
 	a := applier{client: r.Client, scheme: r.Scheme}
 	if err := r.secrets(ctx, a, c); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.users(ctx, a, c); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.clusterObjects(ctx, a, c); err != nil {
@@ -725,6 +730,7 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *pgov1.PGCluster) (c
 			return ctrl.Result{}, fmt.Errorf("deleting %s: %w", obj.GetName(), err)
 		}
 	}
+	r.forgetUsers(c)
 	patch := client.MergeFrom(c.DeepCopy())
 	controllerutil.RemoveFinalizer(c, naming.Finalizer)
 	if err := r.Client.Patch(ctx, c, patch); client.IgnoreNotFound(err) != nil {

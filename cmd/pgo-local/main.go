@@ -1,117 +1,99 @@
 // Command pgo-local runs pgo's local environment on one machine, with no
-// container runtime: etcd and kube-apiserver built from source (`make kube`),
-// pgo's CRDs, the operator namespace, and the operator's controller. `make
-// run` starts it; Ctrl-C stops everything.
+// container runtime: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler built from source (`make kube`), three local nodes that run
+// pods as host processes, a Service proxy, cluster DNS, local-path volumes,
+// and pgo installed from config/. `make run` starts it; Ctrl-C stops it.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
+	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"pgo.dev/pgo/internal/controlplane"
-	"pgo.dev/pgo/internal/kubescheme"
+	"pgo.dev/pgo/internal/local/environment"
+	"pgo.dev/pgo/internal/local/node"
 )
 
-// operatorNamespace is where the operator runs and keeps its leader Lease.
-const operatorNamespace = "pgo"
-
 func main() {
+	node.MaybeRunInit()
 	var (
-		dir      = flag.String("dir", ".run", "directory for the kubeconfig and logs")
-		crdDir   = flag.String("crds", filepath.Join("config", "crd", "bases"), "directory of pgo's CRDs")
-		operator = flag.String("operator", filepath.Join("bin", "postgres-operator"), "the postgres-operator binary")
+		dir      = flag.String("dir", ".run", "directory of the environment's state; the next run reuses it")
+		reset    = flag.Bool("reset", false, "remove the state directory first and start afresh")
+		operator = flag.String("operator", filepath.Join("bin", "postgres-operator"), "the postgres-operator binary pods run")
+		nodes    = flag.Int("nodes", 3, "number of local nodes")
+		port     = flag.Int("apiserver-port", 6443, "kube-apiserver's port on 127.0.0.1 (0: any free port)")
+		verbose  = flag.Bool("v", false, "print the nodes' and services' log lines")
 	)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *dir, *crdDir, *operator); err != nil {
+	if err := run(ctx, *dir, *reset, *operator, *nodes, *port, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "pgo-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dir, crdDir, operator string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	kubeconfig, err := filepath.Abs(filepath.Join(dir, "kubeconfig"))
-	if err != nil {
-		return err
-	}
-	// A kubeconfig exists only while its API server runs.
-	if err := os.Remove(kubeconfig); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing the last run's kubeconfig: %w", err)
-	}
-	defer os.Remove(kubeconfig)
-
-	env, err := controlplane.New(crdDir)
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Start()
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "pgo-local: stopping kube-apiserver and etcd:", err)
+func run(ctx context.Context, dir string, reset bool, operator string, nodes, port int, verbose bool) error {
+	if reset {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("resetting %s: %w", dir, err)
 		}
+	}
+	if _, err := os.Stat(operator); err != nil {
+		return fmt.Errorf("the operator binary %s is missing: run `make build`: %w", operator, err)
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "pgo-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if logFile, err = os.OpenFile(filepath.Join(dir, "pgo-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+			return err
+		}
+	}
+	defer logFile.Close()
+	logger := log.New(logFile, "", log.LstdFlags|log.Lmicroseconds)
+	if verbose {
+		logger.SetOutput(os.Stderr)
+	}
+	start := time.Now()
+	fmt.Printf("Starting pgo's local environment in %s (Kubernetes %s)\n", dir, controlplane.KubernetesVersion)
+	env, err := environment.Start(ctx, environment.Options{
+		Dir:           dir,
+		RepoRoot:      root,
+		Operator:      operator,
+		Nodes:         nodes,
+		APIServerPort: port,
+		Progress:      os.Stdout,
+		Logf:          logger.Printf,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("\nStopping pgo's local environment ...")
+		t := time.Now()
+		env.Stop()
+		fmt.Printf("Stopped in %.1fs.\n", time.Since(t).Seconds())
 	}()
+	access, err := env.WriteAccessFiles(ctx)
 	if err != nil {
-		return fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+		return err
 	}
-
-	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
-		return fmt.Errorf("writing the kubeconfig: %w", err)
-	}
-
-	c, err := client.New(cfg, client.Options{Scheme: kubescheme.Scheme})
-	if err != nil {
-		return fmt.Errorf("creating a client: %w", err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}
-	if err := c.Create(ctx, ns); err != nil {
-		return fmt.Errorf("creating namespace %s: %w", operatorNamespace, err)
-	}
-
-	cmd := exec.CommandContext(ctx, operator, "controller", "--metrics-bind-address=0", "--zap-encoder=console")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the operator (%s; run `make build`): %w", operator, err)
-	}
-
-	assets, _ := controlplane.AssetsDir()
-	fmt.Printf(`
-pgo's local environment is up (Kubernetes %s). In another shell:
-
-    export KUBECONFIG=%s PATH=%s:$PATH
-    kubectl apply -f config/samples/pgcluster_minimal.yaml
-    kubectl get pgclusters
-
-Ctrl-C stops it. Its state is discarded when it stops.
-
-`, controlplane.KubernetesVersion, kubeconfig, assets)
-
-	err = cmd.Wait()
-	if ctx.Err() != nil {
-		return nil // stopped by the user
-	}
-	if err == nil {
-		err = errors.New("it exited")
-	}
-	return fmt.Errorf("the operator stopped: %w", err)
+	fmt.Printf("\npgo's local environment is up (%.1fs). In another shell:\n\n%s\nCtrl-C stops it; its state stays in %s for the next run (make run RESET=1 starts afresh).\n",
+		time.Since(start).Seconds(), access, dir)
+	<-ctx.Done()
+	return nil
 }

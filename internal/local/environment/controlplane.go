@@ -1,0 +1,197 @@
+package environment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"pgo.dev/pgo/internal/controlplane"
+)
+
+// Addresses of the local environment. Everything listens on loopback.
+const (
+	// ServiceCIDR is the range ClusterIPs come from; the Service proxy
+	// listens on them.
+	ServiceCIDR = "127.96.0.0/16"
+	// DNSAddress is the cluster DNS server, every pod's nameserver.
+	DNSAddress = "127.96.0.10"
+	// PodCIDR is the range pod IPs come from.
+	PodCIDR = "127.64.0.0/16"
+	// APIServerAddress is where kube-apiserver listens.
+	APIServerAddress = "127.0.0.1"
+)
+
+// nodeAddress is the address of local node i (0-based).
+func nodeAddress(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
+
+// newControlPlane configures etcd (data kept in dir/etcd) and kube-apiserver
+// (certificates made afresh in dir/apiserver at every start) for the local
+// environment: a loopback service range, no endpoint reconciler (the API
+// refuses loopback endpoints), and the ServiceAccount admission plugin, so
+// that pods get their service account tokens as on a real cluster.
+func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error) {
+	env, err := controlplane.New(crdDir)
+	if err != nil {
+		return nil, err
+	}
+	certs := filepath.Join(dir, "apiserver")
+	if err := os.RemoveAll(certs); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(certs, 0o700); err != nil {
+		return nil, err
+	}
+	etcdDir := filepath.Join(dir, "etcd")
+	if err := os.MkdirAll(etcdDir, 0o700); err != nil {
+		return nil, err
+	}
+	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: etcdDir, StartTimeout: time.Minute}
+	api := &envtest.APIServer{CertDir: certs, StartTimeout: 2 * time.Minute}
+	api.SecureServing.ListenAddr.Address = APIServerAddress
+	if port != 0 {
+		api.SecureServing.ListenAddr.Port = fmt.Sprint(port)
+	}
+	args := api.Configure()
+	args.Set("service-cluster-ip-range", ServiceCIDR)
+	args.Set("endpoint-reconciler-type", "none")
+	args.Disable("disable-admission-plugins")
+	args.Set("kubelet-preferred-address-types", "InternalIP")
+	args.Set("allow-privileged", "true")
+	env.ControlPlane.APIServer = api
+	env.ControlPlaneStopTimeout = 10 * time.Second
+	return env, nil
+}
+
+// component is a control plane program run as a child process, with its
+// output in a log file.
+type component struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func startComponent(name, logPath string, argv ...string) (*component, error) {
+	logs, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	c := &component{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		logs.Close()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// stop sends SIGTERM and SIGKILL after timeout.
+func (c *component) stop(timeout time.Duration) {
+	if c == nil {
+		return
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+	}
+}
+
+// exited reports a component that stopped by itself.
+func (c *component) exited() error {
+	select {
+	case <-c.done:
+		if c.err == nil {
+			c.err = errors.New("exited")
+		}
+		return fmt.Errorf("%s stopped: %w", c.name, c.err)
+	default:
+		return nil
+	}
+}
+
+// startControllers starts kube-controller-manager and kube-scheduler with an
+// admin kubeconfig. The endpoint controllers are off: the API refuses the
+// loopback pod addresses in Endpoints and EndpointSlices, and the Service
+// proxy and DNS read pods directly.
+func startControllers(assets, dir, kubeconfig, rootCA, saKey string) ([]*component, error) {
+	logs := filepath.Join(dir, "logs")
+	kcm, err := startComponent("kube-controller-manager", filepath.Join(logs, "kube-controller-manager.log"),
+		filepath.Join(assets, "kube-controller-manager"),
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller",
+		"--root-ca-file="+rootCA,
+		"--service-account-private-key-file="+saKey,
+		"--use-service-account-credentials=false",
+		"--node-monitor-grace-period=20s",
+		"--concurrent-statefulset-syncs=10",
+		"--v=1",
+	)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := startComponent("kube-scheduler", filepath.Join(logs, "kube-scheduler.log"),
+		filepath.Join(assets, "kube-scheduler"),
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--v=1",
+	)
+	if err != nil {
+		kcm.stop(5 * time.Second)
+		return nil, err
+	}
+	return []*component{kcm, sched}, nil
+}
+
+// waitFor polls cond every 200ms until it returns true, an error, or
+// timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
+			}
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+var _ = io.Discard

@@ -242,7 +242,7 @@ func startServer(t *testing.T) *server {
 		_ = os.Chown(filepath.Join(data, "pg_hba.conf"), int(creds.Uid), int(creds.Gid))
 	}
 	run(exec.Command(filepath.Join(bin, "pg_ctl"), "start", "--pgdata", data, "--wait", "--log", s.log,
-		"-o", fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -c port=%d", dir, s.port)))
+		"-o", fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -c port=%d -c log_statement=all", dir, s.port)))
 	t.Cleanup(func() {
 		stop := exec.Command(filepath.Join(bin, "pg_ctl"), "stop", "--pgdata", data, "--mode", "immediate", "--wait")
 		stop.SysProcAttr = &syscall.SysProcAttr{Credential: creds}

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -154,4 +156,97 @@ func TestHBAWithMethod(t *testing.T) {
 			t.Errorf("method %q:\n%s", method, hba)
 		}
 	}
+}
+
+// TestSyncRoles runs SyncRoles against real PostgreSQL 15: it creates,
+// alters and drops roles, and a second run with nothing changed changes
+// nothing.
+func TestSyncRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL; run without -short")
+	}
+	srv := startServer(t)
+	ctx := context.Background()
+	i := &Instance{SocketDir: srv.socket, Port: srv.port}
+	srv.exec(t, "postgres", "CREATE DATABASE reports")
+	srv.exec(t, "postgres", "CREATE ROLE by_hand LOGIN; CREATE ROLE gone LOGIN; COMMENT ON ROLE gone IS 'managed by pgo'")
+	srv.exec(t, "reports", "CREATE TABLE gone_table (id int); ALTER TABLE gone_table OWNER TO gone")
+
+	until := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := []ManagedRole{
+		{Name: "kat_scram_alice", Verifier: mustVerifier(t, PasswordSCRAM, "kat_scram_alice", "alice"), Options: "CREATEDB", Databases: []string{"reports"}, ValidUntil: &until},
+		{Name: "kat_md5", Verifier: MD5Verifier("kat_md5", "bob"), Databases: []string{"postgres", "missing"}},
+	}
+	changes, err := i.SyncRoles(ctx, want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changes.Created, []string{"kat_scram_alice", "kat_md5"}) || !slices.Equal(changes.Dropped, []string{"gone"}) || changes.Grants != 4 {
+		t.Errorf("first run: %+v", changes)
+	}
+	if err := srv.psqlLogin("kat_scram_alice", "alice"); err != nil {
+		t.Errorf("alice: %v", err)
+	}
+	if err := srv.psqlLogin("kat_md5", "bob"); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+	var owner string
+	srv.queryRow(t, "SELECT count(*)::text FROM pg_roles WHERE rolname IN ('by_hand', 'gone')", nil, &owner)
+	if owner != "1" {
+		t.Errorf("%s of by_hand and gone are left, want by_hand only", owner)
+	}
+	conn, err := srv.connect(ctx, "postgres", "", "reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE tablename = 'gone_table'").Scan(&owner); err != nil || owner != "postgres" {
+		t.Errorf("the dropped role's table: owner %q (%v)", owner, err)
+	}
+	_ = conn.Close(ctx)
+
+	if changes, err := i.SyncRoles(ctx, want, nil); err != nil || !changes.Empty() {
+		t.Errorf("a second run changed %+v (%v)", changes, err)
+	}
+
+	// alice loses her options, her expiry and reports.
+	want[0].Options, want[0].ValidUntil, want[0].Databases = "", nil, nil
+	changes, err = i.SyncRoles(ctx, want, nil)
+	if err != nil || !slices.Equal(changes.Altered, []string{"kat_scram_alice"}) || changes.Grants != 2 {
+		t.Errorf("alice's change: %+v (%v)", changes, err)
+	}
+	var createdb, expires bool
+	var grants int
+	srv.queryRow(t, `SELECT rolcreatedb, COALESCE(rolvaliduntil <> 'infinity', false),
+		(SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a WHERE a.grantee = r.oid)::int
+		FROM pg_authid r WHERE rolname = 'kat_scram_alice'`, nil, &createdb, &expires, &grants)
+	if createdb || expires || grants != 0 {
+		t.Errorf("alice: createdb %v, valid until %v, %d database privileges", createdb, expires, grants)
+	}
+	if changes, err := i.SyncRoles(ctx, want, nil); err != nil || !changes.Empty() {
+		t.Errorf("a third run changed %+v (%v)", changes, err)
+	}
+
+	// PostgreSQL logs every statement, but not SyncRoles' (nor their
+	// verifiers).
+	log, err := os.ReadFile(srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "CREATE DATABASE reports") {
+		t.Error("PostgreSQL's log lacks the test's statements: is log_statement = all in effect?")
+	}
+	for _, r := range want {
+		if strings.Contains(string(log), r.Verifier) || strings.Contains(string(log), "GRANT") {
+			t.Errorf("PostgreSQL's log holds a statement of SyncRoles:\n%s", log)
+		}
+	}
+}
+
+func mustVerifier(t *testing.T, typ, user, password string) string {
+	t.Helper()
+	v, err := Verifier(typ, user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -65,8 +65,8 @@ bench-controller: kube ## Reconcile 500 PGClusters in a real API server: time, p
 	go test -run '^$$' -bench Reconcile500Clusters -benchtime 1x -timeout 60m ./internal/controller/
 
 .PHONY: run
-run: deps kube build ## Start the local environment and the operator; Ctrl-C stops it
-	bin/pgo-local --dir .run --operator bin/postgres-operator
+run: deps kube build ## Start the local environment with pgo installed (RESET=1 starts afresh); Ctrl-C stops it
+	bin/pgo-local --dir .run --operator bin/postgres-operator $(if $(RESET),--reset)
 
 .PHONY: clean
 clean: ## Remove build output (the Kubernetes cache in $(PGO_CACHE) stays)

@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgoapi"
+)
+
+// pgoCLI runs the pgo client against the environment's apiserver as its
+// bootstrap admin.
+type pgoCLI struct {
+	t   *testing.T
+	env []string
+}
+
+func newPGO(t *testing.T, ctx context.Context) *pgoCLI {
+	t.Helper()
+	access, err := env.ForwardAPIServer(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	return &pgoCLI{t: t, env: append(os.Environ(),
+		"HOME="+home,
+		pgoapi.EnvAPIServerURL+"="+access.URL,
+		pgoapi.EnvCACert+"="+access.CAFile,
+		pgoapi.EnvUserFile+"="+access.UserFile,
+	)}
+}
+
+// run runs pgo and fails the test when it fails.
+func (p *pgoCLI) run(args ...string) string {
+	p.t.Helper()
+	out, err := p.try(args...)
+	if err != nil {
+		p.t.Fatalf("pgo %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (p *pgoCLI) try(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "pgo"), args...)
+	cmd.Env = p.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	p.t.Logf("$ pgo %s (%.1fs)\n%s%s", strings.Join(args, " "), time.Since(start).Seconds(), stdout.String(), stderr.String())
+	return stdout.String() + stderr.String(), err
+}
+
+func (p *pgoCLI) json(v any, args ...string) {
+	p.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "pgo"), append(args, "-o", "json")...)
+	cmd.Env = p.env
+	out, err := cmd.Output()
+	if err != nil {
+		p.t.Fatalf("pgo %s -o json: %v", strings.Join(args, " "), err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		p.t.Fatalf("pgo %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (p *pgoCLI) cluster(ns, name string) pgoapi.Cluster {
+	p.t.Helper()
+	var resp pgoapi.ShowClusterResponse
+	p.json(&resp, "show", "cluster", name, "-n", ns)
+	if len(resp.Clusters) != 1 {
+		p.t.Fatalf("show cluster %s: %d clusters", name, len(resp.Clusters))
+	}
+	return resp.Clusters[0]
+}
+
+func rolesOf(c pgoapi.Cluster) map[string]string {
+	roles := map[string]string{}
+	for _, i := range c.Instances {
+		roles[i.Name] = i.Role
+	}
+	return roles
+}
+
+// allUp runs pgo test and checks every Service and instance is UP.
+func (p *pgoCLI) allUp(ns, name string) {
+	p.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := p.try("test", name, "-n", ns)
+		if err == nil && strings.Contains(out, "UP") && !strings.Contains(out, "DOWN") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("pgo test %s never showed everything UP:\n%s", name, out)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// TestE2EPgoWalkthrough is the walkthrough of the README, through pgo only
+// (deleting the primary pod aside, which is kubectl's).
+func TestE2EPgoWalkthrough(t *testing.T) {
+	needEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	pgo := newPGO(t, ctx)
+	const ns, name = "pgouser1", "walk"
+	start := time.Now()
+
+	pgo.run("create", "namespace", ns)
+	pgo.run("create", "cluster", name, "-n", ns, "--replica-count=1", "--metrics", "--wait", "--wait-timeout=5m")
+	c := pgo.cluster(ns, name)
+	if c.Phase != "Ready" || c.ReadyInstances != 2 || c.Primary == "" {
+		t.Fatalf("after create --wait: phase %s, %d ready, primary %q", c.Phase, c.ReadyInstances, c.Primary)
+	}
+	pgo.run("show", "cluster", name, "-n", ns)
+	pgo.allUp(ns, name)
+
+	// Delete the primary pod: the roles swap.
+	before := rolesOf(c)
+	oldPrimary := c.Primary
+	cl := &pgov1.PGCluster{}
+	cl.Namespace, cl.Name = ns, name
+	primaryPod := podWithRole(t, ctx, cl, naming.RolePrimary)
+	if err := env.Client.Delete(ctx, primaryPod); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		c = pgo.cluster(ns, name)
+		if c.Primary != "" && c.Primary != oldPrimary && c.ReadyInstances == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("roles did not swap: primary %q, %d ready", c.Primary, c.ReadyInstances)
+		}
+		time.Sleep(time.Second)
+	}
+	after := rolesOf(c)
+	for inst, role := range before {
+		if after[inst] == role {
+			t.Errorf("instance %s is still %s after the primary pod was deleted", inst, role)
+		}
+	}
+	pgo.run("show", "cluster", name, "-n", ns)
+	pgo.allUp(ns, name)
+
+	// Scale to two replicas, then remove one by name.
+	pgo.run("scale", name, "-n", ns, "--replica-count=1", "--wait", "--wait-timeout=5m")
+	c = pgo.cluster(ns, name)
+	if c.ReadyInstances != 3 {
+		t.Fatalf("after scale: %d instances ready, want 3", c.ReadyInstances)
+	}
+	pgo.run("scaledown", name, "-n", ns, "--query")
+	var replicas pgoapi.ReplicasResponse
+	pgo.json(&replicas, "scaledown", name, "-n", ns, "--query")
+	var target string
+	for _, r := range replicas.Replicas {
+		for _, pgr := range c.ReplicaNames {
+			if r.Name == pgr {
+				target = r.Name
+			}
+		}
+	}
+	if target == "" {
+		t.Fatalf("scaledown --query lists no PGReplica: %+v", replicas)
+	}
+	pgo.run("scaledown", name, "-n", ns, "--target="+target, "--no-prompt", "--wait", "--wait-timeout=5m")
+	c = pgo.cluster(ns, name)
+	if _, ok := rolesOf(c)[target]; ok || c.ReadyInstances != 2 {
+		t.Fatalf("after scaledown: %d ready, instances %v", c.ReadyInstances, rolesOf(c))
+	}
+
+	// Change memory and CPU (a rolling change).
+	pgo.run("update", "cluster", name, "-n", ns, "--memory=256Mi", "--cpu=1", "--no-prompt", "--wait", "--wait-timeout=5m")
+	for _, p := range clusterPods(t, ctx, cl) {
+		req := p.Spec.Containers[0].Resources.Requests
+		if !req.Memory().Equal(resourceQuantity("256Mi")) || !req.Cpu().Equal(resourceQuantity("1")) {
+			t.Errorf("pod %s has requests %v after update cluster", p.Name, req)
+		}
+	}
+
+	// Fail over to the replica.
+	c = pgo.cluster(ns, name)
+	pgo.run("failover", name, "-n", ns, "--query")
+	var candidate string
+	for inst, role := range rolesOf(c) {
+		if role == naming.RoleReplica {
+			candidate = inst
+		}
+	}
+	pgo.run("failover", name, "-n", ns, "--target="+candidate, "--no-prompt", "--wait", "--wait-timeout=3m")
+	deadline = time.Now().Add(time.Minute)
+	for c = pgo.cluster(ns, name); c.Primary != candidate; c = pgo.cluster(ns, name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("failover --target %s: the primary is %s", candidate, c.Primary)
+		}
+		time.Sleep(time.Second)
+	}
+	pgo.allUp(ns, name)
+
+	// A user, and a login with it through the primary Service.
+	var created pgoapi.ShowUserResponse
+	pgo.json(&created, "create", "user", name, "-n", ns, "--username=walker")
+	if len(created.Users) != 1 || created.Users[0].Password == "" {
+		t.Fatalf("create user printed no password: %+v", created)
+	}
+	password := created.Users[0].Password
+	host := ""
+	for _, s := range c.Services {
+		if s.Name == naming.PrimaryService(name) {
+			host = s.ClusterIP
+		}
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword("walker", password),
+		Host: net.JoinHostPort(host, "5432"), Path: "/" + name, RawQuery: "sslmode=require&connect_timeout=2"}
+	deadline = time.Now().Add(time.Minute)
+	for {
+		err := execSQL(ctx, u.String(), "CREATE TABLE walker_was_here (at timestamptz DEFAULT now()); INSERT INTO walker_was_here DEFAULT VALUES")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logging in as walker through the primary Service: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+	pgo.run("show", "user", name, "-n", ns)
+
+	pgo.run("delete", "cluster", name, "-n", ns, "--no-prompt", "--wait", "--wait-timeout=3m")
+	if pods := clusterPods(t, ctx, cl); len(pods) != 0 {
+		t.Errorf("%d pods left after delete cluster", len(pods))
+	}
+	t.Logf("walkthrough took %.1fs", time.Since(start).Seconds())
+}

@@ -618,6 +618,10 @@ func (s *Server) scaledown(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	primary, err := s.primaryOf(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	rep := &pgov1.PGReplica{}
 	err = s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: target}, rep)
 	switch {
@@ -627,7 +631,7 @@ func (s *Server) scaledown(ctx context.Context, r *request) (any, error) {
 		return nil, notFound("replica %s of cluster %s not found; see pgo scaledown %s --query", target, name, name)
 	case err != nil:
 		return nil, err
-	case target == c.Status.Primary:
+	case target == primary:
 		return nil, conflict("%s is the primary of cluster %s; fail over to another instance first (pgo failover %s --target=...)", target, name, name)
 	case rep.DeletionTimestamp != nil || rep.Annotations[naming.AnnotationRemove] == "true":
 		return nil, conflict("replica %s is already being removed", target)

@@ -125,7 +125,13 @@ func (s *Server) status(ctx context.Context, r *request) (any, error) {
 	resp := pgoapi.StatusResponse{Namespaces: wanted, Phases: map[string]int{}, Labels: map[string]int{}}
 	capacity := resource.Quantity{}
 	nodes := map[string]bool{}
-	for _, ns := range wanted {
+	// A user who may access every namespace and asks for all of them gets
+	// one list of each kind rather than two per namespace.
+	scopes := wanted
+	if r.user.Namespaces == nil && len(r.URL.Query()[pgoapi.QueryNamespace]) == 0 {
+		scopes = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range scopes {
 		var clusters pgov1.PGClusterList
 		if err := s.Client.List(ctx, &clusters, client.InNamespace(ns)); err != nil {
 			return nil, fmt.Errorf("listing clusters in %s: %w", ns, err)

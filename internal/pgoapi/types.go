@@ -415,11 +415,14 @@ type ScaleClusterResponse struct {
 }
 
 // ReplicasResponse answers GET .../clusters/{name}/replicas (`pgo scaledown
-// --query`) and GET .../failover (`pgo failover --query`).
+// --query`), GET .../failover (`pgo failover --query`) and GET .../restart
+// (`pgo restart --query`).
 type ReplicasResponse struct {
 	Name    string `json:"name"`
 	Primary string `json:"primary,omitempty"`
-	// Replicas with their state, from the cluster's status.
+	// Replicas with their state, from the cluster's status: the instances
+	// other than the primary, or for RestartQuery every instance (the
+	// primary included, with role primary).
 	Replicas []Instance `json:"replicas"`
 }
 

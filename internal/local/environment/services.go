@@ -3,10 +3,13 @@ package environment
 import (
 	"context"
 	"net"
+	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"pgo.dev/pgo/internal/local/dns"
 	"pgo.dev/pgo/internal/local/proxy"
+	"pgo.dev/pgo/internal/local/storage"
 )
 
 // startServices starts the Service proxy, the cluster DNS server and the
@@ -20,6 +23,16 @@ func (e *Env) startServices(ctx context.Context) error {
 		return err
 	}
 	e.run(ctx, "Service proxy", p.Start)
+	d, err := dns.New(e.Config, dns.Options{Addr: net.JoinHostPort(DNSAddress, "53")})
+	if err != nil {
+		return err
+	}
+	e.run(ctx, "cluster DNS", d.Start)
+	v, err := storage.New(e.Config, storage.Options{Dir: filepath.Join(e.opts.Dir, "volumes")})
+	if err != nil {
+		return err
+	}
+	e.run(ctx, "local-path provisioner", v.Start)
 	return nil
 }
 

@@ -72,6 +72,9 @@ func splitList(s string) []string {
 	return out
 }
 
+// hashSlots bounds how many password hashes are computed at once.
+var hashSlots = make(chan struct{}, 2)
+
 // verified remembers credentials already checked against a Secret version.
 type verified struct {
 	mu      sync.Mutex
@@ -127,7 +130,16 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 		return nil, unauthorized()
 	}
 	if !s.verified.check(user, secret.ResourceVersion, password) {
-		if !checkPassword(rec.Password, password) {
+		// The hash is slow on purpose; a flood of wrong passwords waits
+		// here rather than taking every CPU.
+		select {
+		case hashSlots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, unavailable("the request was cancelled")
+		}
+		ok := checkPassword(rec.Password, password)
+		<-hashSlots
+		if !ok {
 			return nil, unauthorized()
 		}
 		s.verified.remember(user, secret.ResourceVersion, password)

@@ -178,8 +178,13 @@ func testBadInput(t *testing.T, h *harness) {
 	req, _ := http.NewRequest("POST", h.url+pgoapi.ClustersPath("empty"), strings.NewReader(`{"name": "a"}`))
 	req.Header.Set("Content-Type", "text/plain")
 	req.SetBasicAuth(pgoapi.AdminUser, h.adminPassword)
-	if resp, err := h.client.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %v %v", resp, err)
+	if resp, err := h.client.Do(req); err != nil {
+		t.Errorf("text/plain: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain: %d", resp.StatusCode)
+		}
 	}
 	if after := objectCounts(t, h, "empty"); after != before {
 		t.Errorf("bad requests left objects behind: before %s, after %s", before, after)

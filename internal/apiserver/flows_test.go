@@ -340,6 +340,7 @@ func testClusterChanges(t *testing.T, h *harness) {
 		c.Spec.Resources.Requests.Memory().String() != "512Mi" || *c.Spec.HA.Enabled {
 		t.Errorf("update: %+v, spec %+v", up, c.Spec)
 	}
+	up = pgoapi.UpdateClusterResponse{}
 	h.mustAdmin("PATCH", pgoapi.ClusterPath("ns1", "hippo"), pgoapi.UpdateClusterRequest{Memory: ptr("512Mi")}, http.StatusOK, &up)
 	if len(up.Changed) != 0 || up.WorkflowID != "" {
 		t.Errorf("an update that changes nothing: %+v", up)
@@ -443,6 +444,7 @@ func testUsers(t *testing.T, h *harness) {
 	if !updated.User.Expired {
 		t.Errorf("expired: %+v", updated.User)
 	}
+	updated = pgoapi.UserResponse{}
 	h.mustAdmin("PATCH", pgoapi.ClusterUserPath("ns1", "hippo", "alice"), pgoapi.UpdateUserRequest{ValidDays: ptr(0)}, http.StatusOK, &updated)
 	if updated.User.ValidUntil != nil {
 		t.Errorf("never expires: %+v", updated.User)

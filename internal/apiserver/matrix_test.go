@@ -137,7 +137,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 			if route.Namespaced() {
 				a := h.call(route.Method, tc.path, "elsewhere", "elsewhere-password", tc.body)
-				if a.code != http.StatusForbidden || !strings.Contains(a.apiError(t).Message, "may not access namespace ns1") {
+				if a.code != http.StatusForbidden || !strings.Contains(a.apiError(t).Message, "may not access namespace ns") {
 					t.Errorf("outside the user's namespaces: %d %s, want 403", a.code, a.body)
 				}
 			}

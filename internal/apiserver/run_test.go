@@ -78,7 +78,7 @@ func TestRun(t *testing.T) {
 	_ = ln.Close()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx, Options{Address: addr}) }()
+	go func() { done <- s.Run(runCtx, Options{Address: addr, Hosts: []string{"pgo.example.com"}}) }()
 
 	renewed := &corev1.Secret{}
 	deadline := time.Now().Add(20 * time.Second)

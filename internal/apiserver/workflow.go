@@ -171,7 +171,12 @@ func advance(w *pgoapi.Workflow, p workflowParams, o observation, now time.Time)
 			continue
 		}
 		if step.StartTime == nil {
-			step.StartTime, step.Phase, changed = &now, pgoapi.WorkflowRunning, true
+			// A step starts when the one before it completed.
+			start := &now
+			if i > 0 && w.Steps[i-1].CompletionTime != nil {
+				start = w.Steps[i-1].CompletionTime
+			}
+			step.StartTime, step.Phase, changed = start, pgoapi.WorkflowRunning, true
 		}
 		if o.Cluster != nil && o.Cluster.Status.Phase == pgov1.PhaseFailed {
 			step.Phase, step.CompletionTime, step.Message = pgoapi.WorkflowFailed, &now, "the cluster failed: "+readyMessage(o.Cluster)

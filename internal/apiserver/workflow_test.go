@@ -85,9 +85,12 @@ func TestWorkflowAdvances(t *testing.T) {
 					t.Fatalf("phases %v, want %v", got, tc.want)
 				}
 			}
-			for _, s := range w.Steps {
+			for i, s := range w.Steps {
 				if s.Phase == pgoapi.WorkflowSucceeded && (s.StartTime == nil || s.CompletionTime == nil) {
 					t.Errorf("step %s succeeded without times", s.Name)
+				}
+				if i > 0 && s.StartTime != nil && !s.StartTime.Equal(*w.Steps[i-1].CompletionTime) {
+					t.Errorf("step %s started at %v, not when %s completed", s.Name, s.StartTime, w.Steps[i-1].Name)
 				}
 			}
 			if w.Phase == pgoapi.WorkflowSucceeded && (w.CompletionTime == nil || !w.CompletionTime.Equal(t0.Add(time.Minute))) {

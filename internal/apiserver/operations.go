@@ -31,7 +31,9 @@ import (
 const AnnotationRestartedAt = "pgo.dev/restarted-at"
 
 // primaryOf is the instance holding the leader lock, else the one the
-// status names.
+// status names. The lock names the member, which is the instance's pod
+// (an instance "hippo-abcd" runs as pod "hippo-abcd-0"): the pod's instance
+// label maps one to the other.
 func (s *Server) primaryOf(ctx context.Context, c *pgov1.PGCluster) (string, error) {
 	lease := &coordinationv1.Lease{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.LeaderLease(c.Name)}, lease)
@@ -41,7 +43,25 @@ func (s *Server) primaryOf(ctx context.Context, c *pgov1.PGCluster) (string, err
 	if err != nil {
 		return "", fmt.Errorf("reading the leader lock of cluster %s: %w", c.Name, err)
 	}
-	return leaseHolder(lease, s.Now()), nil
+	holder := leaseHolder(lease, s.Now())
+	if holder == "" {
+		return "", nil
+	}
+	pod := &corev1.Pod{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: holder}, pod); err == nil {
+		if inst := pod.Labels[naming.LabelInstance]; inst != "" {
+			return inst, nil
+		}
+	}
+	return holder, nil
+}
+
+// memberName is how the instance managers name an instance: its pod's name.
+func memberName(pods map[string]*corev1.Pod, instance string) string {
+	if p := pods[instance]; p != nil {
+		return p.Name
+	}
+	return instance
 }
 
 // leaseHolder is the holder of an unexpired lease.
@@ -197,10 +217,14 @@ func (s *Server) failover(ctx context.Context, r *request) (any, error) {
 	}
 	var code int
 	var msg string
+	candidate := ""
+	if req.Target != "" {
+		candidate = memberName(pods, req.Target)
+	}
 	if req.Force {
-		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], "/failover", map[string]string{"candidate": req.Target})
+		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], "/failover", map[string]string{"candidate": candidate})
 	} else {
-		code, msg, err = s.instanceAPI(ctx, c, pods[primary], "/switchover", map[string]string{"leader": primary, "candidate": req.Target})
+		code, msg, err = s.instanceAPI(ctx, c, pods[primary], "/switchover", map[string]string{"leader": memberName(pods, primary), "candidate": candidate})
 	}
 	if err != nil {
 		return nil, err

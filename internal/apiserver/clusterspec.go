@@ -273,13 +273,13 @@ func parseToleration(s string) (corev1.Toleration, error) {
 		return corev1.Toleration{}, fmt.Errorf("%q: the effect %q is not one of %s", s, effect, strings.Join(tolerationEffects, ", "))
 	}
 	key, value, hasValue := strings.Cut(kv, "=")
-	for _, msg := range validation.IsQualifiedName(key) {
-		return corev1.Toleration{}, fmt.Errorf("%q: the key %q is not valid: %s", s, key, msg)
+	if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+		return corev1.Toleration{}, fmt.Errorf("%q: the key %q is not valid: %s", s, key, strings.Join(msgs, "; "))
 	}
 	t := corev1.Toleration{Key: key, Effect: corev1.TaintEffect(effect), Operator: corev1.TolerationOpExists}
 	if hasValue {
-		for _, msg := range validation.IsValidLabelValue(value) {
-			return corev1.Toleration{}, fmt.Errorf("%q: the value %q is not valid: %s", s, value, msg)
+		if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
+			return corev1.Toleration{}, fmt.Errorf("%q: the value %q is not valid: %s", s, value, strings.Join(msgs, "; "))
 		}
 		t.Operator, t.Value = corev1.TolerationOpEqual, value
 	}
@@ -364,10 +364,10 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 			c.add(f, "is required with pgBackRestStorageType %s", req.PgBackRestStorageType)
 		}
 	}
-	if b := req.PgBackRestS3Bucket; b != "" && (len(b) < 3 || len(b) > 63 || !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`).MatchString(b)) {
+	if b := req.PgBackRestS3Bucket; b != "" && (len(b) < 3 || len(b) > 63 || !bucketRE.MatchString(b)) {
 		c.add("pgBackRestS3Bucket", "%q is not a bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", b)
 	}
-	if e := req.PgBackRestS3Endpoint; e != "" && (strings.Contains(e, "://") || !regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$`).MatchString(e)) {
+	if e := req.PgBackRestS3Endpoint; e != "" && (strings.Contains(e, "://") || !endpointRE.MatchString(e)) {
 		c.add("pgBackRestS3Endpoint", "%q is not a host name with an optional port, such as s3.example.com:9000 (without https://)", e)
 	}
 	if len(req.PgBackRestS3Region) > 64 {
@@ -400,6 +400,8 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 }
 
 var (
+	bucketRE        = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+	endpointRE      = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
 	restoreOptionRE = regexp.MustCompile(`^--[a-z][a-z0-9-]*(=.*)?$`)
 	repoOptionRE    = regexp.MustCompile(`^[1-4]$`)
 	managedOptionRE = regexp.MustCompile(`^--(stanza|pg[0-9]+-|repo[0-9]+-|config|log-path|lock-path|spool-path|archive-|delta|force|link-map|tablespace-map)`)

@@ -203,8 +203,15 @@ func (p *process) pid() int { return p.cmd.Process.Pid }
 // nsenter is a command line that runs argv inside a running container, as
 // the container's user, with its environment.
 func nsenter(pid int, cr credentials, env []string, argv []string) []string {
-	cmd := []string{"nsenter", "-t", strconv.Itoa(pid), "-m", "-p", "-u", "-i", "-r", "-w",
-		"-S", strconv.Itoa(int(cr.uid)), "-G", strconv.Itoa(int(cr.gid)), "--", "/usr/bin/env", "-i"}
+	groups := make([]string, 0, len(cr.groups)+1)
+	for _, g := range append([]uint32{cr.gid}, cr.groups...) {
+		groups = append(groups, strconv.Itoa(int(g)))
+	}
+	// nsenter cannot set supplementary groups (fsGroup); setpriv, from
+	// the same util-linux, can.
+	cmd := []string{"nsenter", "-t", strconv.Itoa(pid), "-m", "-p", "-u", "-i", "-r", "-w", "--",
+		"setpriv", "--reuid=" + strconv.Itoa(int(cr.uid)), "--regid=" + strconv.Itoa(int(cr.gid)),
+		"--groups=" + strings.Join(groups, ","), "--", "/usr/bin/env", "-i"}
 	cmd = append(cmd, env...)
 	return append(cmd, argv...)
 }

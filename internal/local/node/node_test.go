@@ -112,18 +112,19 @@ exec sleep ` + marker
 		t.Fatal(err)
 	}
 	var ready *corev1.Pod
+	deadline := time.Now().Add(time.Minute)
 	for ready == nil {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, "p", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod never became ready: %+v", p.Status)
+		}
 		for _, c := range p.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				ready = p
 			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("pod never became ready: %+v", p.Status)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

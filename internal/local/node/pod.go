@@ -485,6 +485,9 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 					return
 				}
 				if v := st.observe(rp, err == nil); v != 0 {
+					if v < 0 && st.failures == max(rp.FailureThreshold, 1) {
+						p.log("container %s is not ready: %v", c.spec.Name, err)
+					}
 					p.setReady(c, v > 0)
 				}
 				if !p.sleepCtx(ctx, probePeriod(rp)) {

@@ -41,7 +41,7 @@ func newCluster(t *testing.T, ctx context.Context, namespace, name string, repli
 			Replicas:       replicas,
 			PrimaryStorage: pgov1.PGStorage{Size: resourceQuantity("1Gi")},
 			Resources:      pgov1.Resources{Requests: corev1.ResourceList{corev1.ResourceCPU: resourceQuantity("100m"), corev1.ResourceMemory: resourceQuantity("128Mi")}},
-			HA: pgov1.PGHASpec{Enabled: ptr(true), TTL: 20, LoopWait: 2, RetryTimeout: 5, MaximumLagOnFailover: ptr(int64(1 << 20))},
+			HA:             pgov1.PGHASpec{Enabled: ptr(true), TTL: 20, LoopWait: 2, RetryTimeout: 5, MaximumLagOnFailover: ptr(int64(1 << 20))},
 		},
 	}
 	if err := env.Client.Create(ctx, c); err != nil {

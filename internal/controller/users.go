@@ -152,7 +152,8 @@ func (r *ClusterReconciler) previousRoles(ctx context.Context, c *pgov1.PGCluste
 	}
 	var roles []postgres.ManagedRole
 	if err := json.Unmarshal(secret.Data[naming.KeyRoles], &roles); err != nil {
-		return nil, nil //nolint:nilerr // unreadable: every verifier is made again
+		// Unreadable: every verifier is made again.
+		return map[string]postgres.ManagedRole{}, nil
 	}
 	out := map[string]postgres.ManagedRole{}
 	for _, role := range roles {
@@ -200,8 +201,11 @@ func (r *ClusterReconciler) userPassword(ctx context.Context, a applier, c *pgov
 		}
 		if !created {
 			// Made meanwhile, by the apiserver: its password counts.
-			if existing, err = r.getSecret(ctx, client.ObjectKeyFromObject(s)); err != nil || existing == nil {
-				return "", fmt.Errorf("Secret %s of user %s appeared and went while pgo created it (%w); trying again", name, u.Name, err)
+			if existing, err = r.getSecret(ctx, client.ObjectKeyFromObject(s)); err != nil {
+				return "", err
+			}
+			if existing == nil {
+				return "", fmt.Errorf("the Secret %s of user %s appeared and went while pgo created it; trying again", name, u.Name)
 			}
 			return r.existingPassword(ctx, c, u, existing)
 		}

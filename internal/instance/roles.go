@@ -87,7 +87,7 @@ func (m *Manager) syncRoles(ctx context.Context, s *rolesState) {
 	var want []postgres.ManagedRole
 	raw := secret.Data[naming.KeyRoles]
 	if err := json.Unmarshal(raw, &want); err != nil {
-		m.reportRoles(s, fmt.Errorf("Secret %s: key %s is not a JSON list of roles: %w", name, naming.KeyRoles, err))
+		m.reportRoles(s, fmt.Errorf("the Secret %s: key %s is not a JSON list of roles: %w", name, naming.KeyRoles, err))
 		return
 	}
 	databases, err := m.databaseNames(ctx)

@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // PostgreSQL's md5 password type is defined with MD5
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
@@ -116,7 +116,7 @@ func scramKeys(password string, salt []byte, iterations int) (stored, server []b
 // MD5Verifier is PostgreSQL's md5 password: "md5" and the hex MD5 of the
 // password followed by the user name.
 func MD5Verifier(user, password string) string {
-	sum := md5.Sum([]byte(password + user)) //nolint:gosec // the md5 password type is MD5 by definition
+	sum := md5.Sum([]byte(password + user))
 	return "md5" + hex.EncodeToString(sum[:])
 }
 

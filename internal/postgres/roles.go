@@ -77,7 +77,7 @@ func ParseRoleOptions(options string) (RoleAttributes, error) {
 			}
 			limit, err := strconv.Atoi(words[n+2])
 			if err != nil || limit < -1 {
-				return a, fmt.Errorf("CONNECTION LIMIT %s: the limit is a number, -1 for none", words[n+2])
+				return a, fmt.Errorf("in CONNECTION LIMIT %s the limit is a number, -1 for none", words[n+2])
 			}
 			a.ConnectionLimit = limit
 			n += 2

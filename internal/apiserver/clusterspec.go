@@ -447,12 +447,12 @@ func restoreOptions(c *checks, opts string, ds *pgov1.PGDataSource) {
 			ds.Options = append(ds.Options, w)
 		}
 	}
-	switch {
-	case typ == "" || typ == "default":
+	switch typ {
+	case "", "default":
 		if hasTarget {
 			c.add("restoreOpts", "--target needs --type=time, xid, lsn or name")
 		}
-	case typ == "immediate":
+	case "immediate":
 		if hasTarget {
 			c.add("restoreOpts", "--type=immediate takes no --target")
 		}

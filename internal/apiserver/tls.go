@@ -109,7 +109,7 @@ func (s *Server) certificate(ctx context.Context, certFile, keyFile string, host
 		s.Log.Info("renewed the apiserver's certificate", "secret", pgoapi.TLSSecret, "names", names, "newCA", ca == nil)
 		return tls.X509KeyPair(data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey])
 	}
-	return tls.Certificate{}, fmt.Errorf("Secret %s keeps changing; is another apiserver fighting over it with other addresses?", pgoapi.TLSSecret)
+	return tls.Certificate{}, fmt.Errorf("the Secret %s keeps changing; is another apiserver fighting over it with other addresses?", pgoapi.TLSSecret)
 }
 
 // certCovers reports whether a PEM certificate is valid until at least

@@ -172,8 +172,13 @@ func (i *Instance) Initdb(ctx context.Context) error {
 // connInfo (as the replication user). The copy goes to a directory beside
 // the data directory first, so that a failed copy leaves the data alone.
 func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
-	clone, cloneWAL := i.DataDir+".clone", i.WALDir+".clone"
-	for _, dir := range []string{clone, cloneWAL} {
+	clone, cloneWAL := i.DataDir+".clone", ""
+	dirs := []string{clone}
+	if i.WALDir != "" {
+		cloneWAL = i.WALDir + ".clone"
+		dirs = append(dirs, cloneWAL)
+	}
+	for _, dir := range dirs {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("removing an earlier copy: %w", err)
 		}
@@ -183,8 +188,9 @@ func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
 		args = append(args, "--waldir", cloneWAL)
 	}
 	if err := i.run(ctx, "pg_basebackup", args...); err != nil {
-		_ = os.RemoveAll(clone)
-		_ = os.RemoveAll(cloneWAL)
+		for _, dir := range dirs {
+			_ = os.RemoveAll(dir)
+		}
 		return err
 	}
 	if i.WALDir != "" {

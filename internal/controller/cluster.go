@@ -389,12 +389,20 @@ func (r *ClusterReconciler) requestSwitchover(ctx context.Context, c *pgov1.PGCl
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: naming.FailoverConfigMap(c.Name), Namespace: c.Namespace, Labels: specs.ClusterLabels(c.Name)},
-		Data:       map[string]string{naming.KeyLeader: from, naming.KeyCandidate: to},
+		Data:       map[string]string{naming.KeyLeader: podOf(from), naming.KeyCandidate: podOf(to)},
 	}
 	if _, err := (applier{client: r.Client, scheme: r.Scheme}).apply(ctx, c, cm); err != nil {
 		return fmt.Errorf("requesting a switchover: %w", err)
 	}
 	return nil
+}
+
+// podOf is the member name of an instance ("" stays empty).
+func podOf(instance string) string {
+	if instance == "" {
+		return ""
+	}
+	return naming.PodOfInstance(instance)
 }
 
 func (r *ClusterReconciler) lease(ctx context.Context, c *pgov1.PGCluster) (*coordinationv1.Lease, error) {

@@ -544,7 +544,8 @@ func TestRollingRestartOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setLeader := func(holder string) {
+	setLeader := func(instance string) {
+		holder := naming.PodOfInstance(instance) // instance managers hold the lock as their pod
 		lease := &coordinationv1.Lease{}
 		err := e.get(ns, naming.LeaderLease("roll"), lease)
 		lease.Name, lease.Namespace = naming.LeaderLease("roll"), ns
@@ -586,7 +587,7 @@ func TestRollingRestartOrder(t *testing.T) {
 		if err := e.get(ns, naming.FailoverConfigMap("roll"), &cm); err != nil {
 			return err
 		}
-		if cm.Data[naming.KeyLeader] != first || cm.Data[naming.KeyCandidate] != replica {
+		if cm.Data[naming.KeyLeader] != naming.PodOfInstance(first) || cm.Data[naming.KeyCandidate] != naming.PodOfInstance(replica) {
 			return fmt.Errorf("switchover request %v", cm.Data)
 		}
 		return nil
@@ -624,7 +625,7 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	if err := e.get(ns, "rp", c); err != nil {
 		t.Fatal(err)
 	}
-	holder := replica.Name
+	holder := naming.PodOfInstance(replica.Name)
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.LeaderLease("rp"), Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp"}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](3600),
@@ -645,7 +646,7 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 		if err := e.get(ns, naming.FailoverConfigMap("rp"), &cm); err != nil {
 			return err
 		}
-		if cm.Data[naming.KeyLeader] != replica.Name {
+		if cm.Data[naming.KeyLeader] != naming.PodOfInstance(replica.Name) {
 			return fmt.Errorf("switchover request %v", cm.Data)
 		}
 		return nil
@@ -654,7 +655,7 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 		t.Fatalf("the primary's instance was removed before the switchover: %v", err)
 	}
 	// The instance managers switch over to the first instance.
-	first := specs.FirstInstance(c)
+	first := naming.PodOfInstance(specs.FirstInstance(c))
 	if err := e.get(ns, lease.Name, lease); err != nil {
 		t.Fatal(err)
 	}

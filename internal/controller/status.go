@@ -30,7 +30,8 @@ type observed struct {
 	now           time.Time
 }
 
-// leader is the instance holding the leader lock, by the lease.
+// leader is the instance holding the leader lock, by the lease (whose
+// holder is the instance's pod).
 func leader(lease *coordinationv1.Lease, now time.Time) string {
 	if lease == nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || lease.Spec.RenewTime == nil {
 		return ""
@@ -42,7 +43,7 @@ func leader(lease *coordinationv1.Lease, now time.Time) string {
 	if now.After(lease.Spec.RenewTime.Add(ttl)) {
 		return ""
 	}
-	return *lease.Spec.HolderIdentity
+	return naming.InstanceOfPod(*lease.Spec.HolderIdentity)
 }
 
 func podReady(pod *corev1.Pod) bool {

@@ -134,3 +134,12 @@ const (
 
 // Finalizer holds a PGCluster or PGReplica until pgo has cleaned up after it.
 const Finalizer = "pgo.dev/finalizer"
+
+// InstanceOfPod is the instance whose pod has this name: each instance is
+// a StatefulSet of one pod, "<instance>-0". Instance managers hold the
+// leader lock under their pod's name.
+func InstanceOfPod(pod string) string { return strings.TrimSuffix(pod, "-0") }
+
+// PodOfInstance is the name of an instance's pod, under which its instance
+// manager takes part in leader election.
+func PodOfInstance(instance string) string { return instance + "-0" }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/kubescheme"
@@ -99,6 +101,10 @@ func (e *Env) step(n, total int, what string, fn func() error) error {
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
+	}
+	if opts.Logf != nil {
+		logf := opts.Logf
+		ctrllog.SetLogger(funcr.New(func(prefix, args string) { logf("%s %s", prefix, args) }, funcr.Options{}))
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {

@@ -2,9 +2,12 @@ package environment
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +36,7 @@ const (
 func nodeAddress(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
 
 // newControlPlane configures etcd (data kept in dir/etcd) and kube-apiserver
-// (certificates made afresh in dir/apiserver at every start) for the local
+// (certificates kept in dir/apiserver while they are valid) for the local
 // environment: a loopback service range, no endpoint reconciler (the API
 // refuses loopback endpoints), and the ServiceAccount admission plugin, so
 // that pods get their service account tokens as on a real cluster.
@@ -43,8 +46,14 @@ func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error)
 		return nil, err
 	}
 	certs := filepath.Join(dir, "apiserver")
-	if err := os.RemoveAll(certs); err != nil {
+	ca, err := reusableCA(certs)
+	if err != nil {
 		return nil, err
+	}
+	if ca == nil {
+		if err := os.RemoveAll(certs); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(certs, 0o700); err != nil {
 		return nil, err
@@ -55,6 +64,10 @@ func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error)
 	}
 	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: etcdDir, StartTimeout: time.Minute}
 	api := &envtest.APIServer{CertDir: certs, StartTimeout: 2 * time.Minute}
+	// The same serving certificate, CA and service account keys as last
+	// time, so that pods that come back with the environment trust the API
+	// server and keep valid tokens.
+	api.SecureServing.CA = ca
 	api.SecureServing.ListenAddr.Address = APIServerAddress
 	if port != 0 {
 		api.SecureServing.ListenAddr.Port = fmt.Sprint(port)
@@ -68,6 +81,33 @@ func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error)
 	env.ControlPlane.APIServer = api
 	env.ControlPlaneStopTimeout = 10 * time.Second
 	return env, nil
+}
+
+// reusableCA is the CA of the API server's certificates kept in dir by an
+// earlier run (see Env.startControllers), or nil when there are none or the
+// serving certificate expires within a day (envtest's last a week): then
+// new ones are made.
+func reusableCA(dir string) ([]byte, error) {
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	serving, err := os.ReadFile(filepath.Join(dir, "apiserver.crt"))
+	if err != nil {
+		return nil, nil
+	}
+	block, _ := pem.Decode(serving)
+	if block == nil {
+		return nil, nil
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || time.Until(cert.NotAfter) < 24*time.Hour {
+		return nil, nil
+	}
+	return ca, nil
 }
 
 // component is a control plane program run as a child process, with its

@@ -97,14 +97,17 @@ func (p *Provisioner) Start(ctx context.Context) error {
 
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
-	classReady := false
+	classReady, announced := false, false
 	for {
 		if !classReady {
 			if err := p.ensureClass(ctx); err != nil {
 				logger.Error(err, "keeping the StorageClass")
 			} else {
 				classReady = true
-				logger.Info("provisioning volumes", "storageClass", ClassName)
+				if !announced {
+					announced = true
+					logger.Info("provisioning volumes", "storageClass", ClassName)
+				}
 			}
 		}
 		pvcs, err := claims.Lister().List(labels.Everything())

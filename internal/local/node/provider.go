@@ -17,6 +17,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -81,6 +83,7 @@ func (p *provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
 	rt.update(pod)
+	n.logf("stopping pod %s/%s (grace %s)", pod.Namespace, pod.Name, grace)
 	rt.stop(grace)
 	go func() {
 		<-rt.done
@@ -98,8 +101,19 @@ func (p *provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 		if err := os.RemoveAll(rt.dir); err != nil {
 			n.logf("removing pod %s: %v", key, err)
 		}
+		n.logf("pod %s stopped", key)
 		if fn != nil {
 			fn(final)
+		}
+		// As a kubelet does once a pod's containers have stopped: remove
+		// it from the API at once rather than at the end of its grace
+		// period, so that its replacement (a StatefulSet's) can start.
+		zero := int64(0)
+		uid := pod.UID
+		err := n.client.CoreV1().Pods(pod.Namespace).Delete(context.Background(), pod.Name,
+			metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			n.logf("removing the stopped pod %s: %v", key, err)
 		}
 	}()
 	return nil

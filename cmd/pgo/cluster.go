@@ -78,11 +78,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 			if err := f.wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -349,11 +345,7 @@ func newShowClusterCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -619,11 +611,7 @@ or limit.`,
 			if err := f.wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -688,11 +676,7 @@ func newDeleteClusterCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}

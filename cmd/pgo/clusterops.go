@@ -30,11 +30,7 @@ func newTestCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -109,11 +105,7 @@ func newScaleCommand(a *app) *cobra.Command {
 			if err := wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -177,11 +169,7 @@ func newScaledownCommand(a *app) *cobra.Command {
 			if err := wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -329,11 +317,7 @@ target is promoted whatever the primary's state (a failover).`,
 			if err := wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -429,11 +413,7 @@ then a switchover, then the old primary. --query lists the instances.`,
 			if err := wait.check(); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,21 @@ func (a *app) namespace() (string, error) {
 	return resolveNamespace(a.flags, a.env)
 }
 
+// namespacedClient is the namespace of a namespaced command and the client
+// that connects to the apiserver, in that order: a bad namespace is reported
+// before missing configuration.
+func (a *app) namespacedClient() (string, *apiClient, error) {
+	ns, err := a.namespace()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := a.client()
+	if err != nil {
+		return "", nil, err
+	}
+	return ns, c, nil
+}
+
 func newRootCommand(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pgo",

@@ -32,11 +32,7 @@ func addWorkflowCommands(a *app, show *cobra.Command) {
 			if len(id) > 63 || !workflowIDPattern.MatchString(id) {
 				return fmt.Errorf("workflow id %q is invalid: give the id a command printed (lowercase letters, digits and '-')", id)
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}

@@ -71,11 +71,7 @@ func newCreateUserCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -136,11 +132,7 @@ func newShowUserCommand(a *app) *cobra.Command {
 			if expired < 0 {
 				return fmt.Errorf("--expired %d must not be negative: it is the number of days ahead to look for expiring passwords", expired)
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -284,11 +276,7 @@ func newUpdateUserCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}
@@ -330,11 +318,7 @@ func newDeleteUserCommand(a *app) *cobra.Command {
 			if err := validateRoleName("--username", username); err != nil {
 				return err
 			}
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
 			}

@@ -537,7 +537,7 @@ type updateClusterFlags struct {
 	cpu, memory, cpuLimit, memoryLimit string
 	enableAutofail, disableAutofail    bool
 	shutdown, startup                  bool
-	noPrompt                           bool
+	prompt                             promptFlag
 	wait                               waitFlags
 }
 
@@ -615,7 +615,7 @@ or limit.`,
 			if err != nil {
 				return err
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), f.noPrompt); err != nil {
+			if err := f.prompt.confirm(cmd); err != nil {
 				return err
 			}
 			var resp pgoapi.UpdateClusterResponse
@@ -644,7 +644,7 @@ or limit.`,
 	fl.BoolVar(&f.disableAutofail, "disable-autofail", false, "turn automatic failover off")
 	fl.BoolVar(&f.shutdown, "shutdown", false, "stop every instance, keeping the volumes")
 	fl.BoolVar(&f.startup, "startup", false, "start a shut down cluster")
-	fl.BoolVar(&f.noPrompt, "no-prompt", false, "do not ask for confirmation")
+	f.prompt.add(cmd)
 	f.wait.add(cmd)
 	return cmd
 }
@@ -663,7 +663,10 @@ func renderUpdateCluster(w io.Writer, resp pgoapi.UpdateClusterResponse) error {
 }
 
 func newDeleteClusterCommand(a *app) *cobra.Command {
-	var keepData, keepBackups, noPrompt bool
+	var (
+		keepData, keepBackups bool
+		prompt                promptFlag
+	)
 	cmd := &cobra.Command{
 		Use:     "cluster NAME...",
 		Aliases: []string{"clusters"},
@@ -680,7 +683,7 @@ func newDeleteClusterCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			q := url.Values{}
@@ -704,7 +707,7 @@ func newDeleteClusterCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&keepData, "keep-data", false, "keep the instances' volumes")
 	cmd.Flags().BoolVar(&keepBackups, "keep-backups", false, "keep the backup repositories")
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	return cmd
 }
 

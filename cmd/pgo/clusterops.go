@@ -138,9 +138,10 @@ func renderScale(w io.Writer, resp pgoapi.ScaleClusterResponse) error {
 
 func newScaledownCommand(a *app) *cobra.Command {
 	var (
-		query, keepData, noPrompt bool
-		target, output            string
-		wait                      waitFlags
+		query, keepData bool
+		target, output  string
+		prompt          promptFlag
+		wait            waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "scaledown NAME --query | --target=REPLICA",
@@ -180,7 +181,7 @@ func newScaledownCommand(a *app) *cobra.Command {
 				}
 				return render(cmd.OutOrStdout(), output, resp, renderReplicas)
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			var q url.Values
@@ -203,7 +204,7 @@ func newScaledownCommand(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&query, "query", false, "list the replicas with their status, node and replication lag")
 	cmd.Flags().StringVar(&target, "target", "", "the replica to remove")
 	cmd.Flags().BoolVar(&keepData, "keep-data", false, "keep the removed replica's volumes")
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	addOutputFlag(cmd, &output)
 	wait.add(cmd)
 	return cmd
@@ -275,9 +276,10 @@ func formatBytes(n int64) string {
 
 func newFailoverCommand(a *app) *cobra.Command {
 	var (
-		query, force, noPrompt bool
-		target, output         string
-		wait                   waitFlags
+		query, force   bool
+		target, output string
+		prompt         promptFlag
+		wait           waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "failover NAME --query | --target=REPLICA",
@@ -338,7 +340,7 @@ target is promoted whatever the primary's state (a failover).`,
 					old = before.Clusters[0].Primary
 				}
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			var resp pgoapi.FailoverResponse
@@ -357,7 +359,7 @@ target is promoted whatever the primary's state (a failover).`,
 	cmd.Flags().BoolVar(&query, "query", false, "list the replicas that can become primary")
 	cmd.Flags().StringVar(&target, "target", "", "the replica to make primary (default: the healthiest)")
 	cmd.Flags().BoolVar(&force, "force", false, "promote --target even when the primary is not healthy")
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	addOutputFlag(cmd, &output)
 	wait.add(cmd)
 	return cmd
@@ -374,10 +376,11 @@ func renderFailover(w io.Writer, resp pgoapi.FailoverResponse) error {
 
 func newRestartCommand(a *app) *cobra.Command {
 	var (
-		query, rolling, noPrompt bool
-		targets                  []string
-		output                   string
-		wait                     waitFlags
+		query, rolling bool
+		targets        []string
+		output         string
+		prompt         promptFlag
+		wait           waitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "restart NAME",
@@ -424,7 +427,7 @@ then a switchover, then the old primary. --query lists the instances.`,
 				}
 				return render(cmd.OutOrStdout(), output, resp, renderInstances)
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			var resp pgoapi.RestartResponse
@@ -448,7 +451,7 @@ then a switchover, then the old primary. --query lists the instances.`,
 	cmd.Flags().BoolVar(&query, "query", false, "list the instances with their role, status and pending restart")
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart every pod, one at a time, replicas first")
 	cmd.Flags().StringSliceVar(&targets, "target", nil, "the instances to restart (repeatable)")
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	addOutputFlag(cmd, &output)
 	wait.add(cmd)
 	return cmd

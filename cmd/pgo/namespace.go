@@ -39,7 +39,7 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 		},
 	})
 
-	var noPrompt bool
+	var prompt promptFlag
 	deleteNS := &cobra.Command{
 		Use:     "namespace NAME...",
 		Aliases: []string{"namespaces", "ns"},
@@ -56,7 +56,7 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			for _, ns := range args {
@@ -69,7 +69,7 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 			return nil
 		},
 	}
-	deleteNS.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(deleteNS)
 	del.AddCommand(deleteNS)
 
 	var output string

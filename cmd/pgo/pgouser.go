@@ -267,7 +267,7 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 
 // newDeletePgoObjectCommand deletes pgo users or pgo roles.
 func newDeletePgoObjectCommand(a *app, kind, use string, path func(string) string) *cobra.Command {
-	var noPrompt bool
+	var prompt promptFlag
 	cmd := &cobra.Command{
 		Use:     use + " NAME...",
 		Aliases: []string{use + "s"},
@@ -284,7 +284,7 @@ func newDeletePgoObjectCommand(a *app, kind, use string, path func(string) strin
 			if err != nil {
 				return err
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			for _, name := range args {
@@ -297,7 +297,7 @@ func newDeletePgoObjectCommand(a *app, kind, use string, path func(string) strin
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	return cmd
 }
 

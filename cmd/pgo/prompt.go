@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // promptText is what pgo asks before destructive work.
@@ -34,4 +36,16 @@ func confirm(in io.Reader, out io.Writer, noPrompt bool) error {
 		return errAborted
 	}
 	return nil
+}
+
+// promptFlag is --no-prompt, of commands that ask before destructive work.
+type promptFlag struct{ noPrompt bool }
+
+func (f *promptFlag) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.noPrompt, "no-prompt", false, "do not ask for confirmation")
+}
+
+// confirm asks on the command's input and output, unless --no-prompt.
+func (f promptFlag) confirm(cmd *cobra.Command) error {
+	return confirm(cmd.InOrStdin(), cmd.OutOrStdout(), f.noPrompt)
 }

@@ -303,7 +303,7 @@ func newUpdateUserCommand(a *app) *cobra.Command {
 func newDeleteUserCommand(a *app) *cobra.Command {
 	var (
 		username string
-		noPrompt bool
+		prompt   promptFlag
 	)
 	cmd := &cobra.Command{
 		Use:     "user CLUSTER --username=NAME",
@@ -322,7 +322,7 @@ func newDeleteUserCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), noPrompt); err != nil {
+			if err := prompt.confirm(cmd); err != nil {
 				return err
 			}
 			var resp pgoapi.DeleteUserResponse
@@ -334,6 +334,6 @@ func newDeleteUserCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the user to delete")
-	cmd.Flags().BoolVar(&noPrompt, "no-prompt", false, "do not ask for confirmation")
+	prompt.add(cmd)
 	return cmd
 }

@@ -335,10 +335,8 @@ func newShowClusterCommand(a *app) *cobra.Command {
 			if err := namesOrAll("cluster", args, all || selector != ""); err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := validateClusterName(name); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateClusterName); err != nil {
+				return err
 			}
 			if selector != "" {
 				if err := validateSelector(selector); err != nil {
@@ -674,10 +672,8 @@ func newDeleteClusterCommand(a *app) *cobra.Command {
 		Example: "  pgo delete cluster hacluster\n  pgo delete cluster hacluster --keep-data --keep-backups --no-prompt",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, name := range args {
-				if err := validateClusterName(name); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateClusterName); err != nil {
+				return err
 			}
 			ns, c, err := a.namespacedClient()
 			if err != nil {

@@ -25,10 +25,8 @@ func newTestCommand(a *app) *cobra.Command {
 			if err := checkOutputFormat(output); err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := validateClusterName(name); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateClusterName); err != nil {
+				return err
 			}
 			ns, c, err := a.namespacedClient()
 			if err != nil {

@@ -19,10 +19,8 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 		Example: "  pgo create namespace app1",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, ns := range args {
-				if err := validateNamespace(ns); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateNamespace); err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -47,10 +45,8 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 		Example: "  pgo delete namespace app1",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, ns := range args {
-				if err := validateNamespace(ns); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateNamespace); err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -83,10 +79,8 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 			if err := checkOutputFormat(output); err != nil {
 				return err
 			}
-			for _, ns := range args {
-				if err := validateNamespace(ns); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateNamespace); err != nil {
+				return err
 			}
 			if all && len(args) > 0 {
 				return fmt.Errorf("give namespace names or --all, not both")

@@ -124,10 +124,8 @@ func newShowUserCommand(a *app) *cobra.Command {
 			if err := checkOutputFormat(output); err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := validateClusterName(name); err != nil {
-					return err
-				}
+			if err := validateEach(args, validateClusterName); err != nil {
+				return err
 			}
 			if expired < 0 {
 				return fmt.Errorf("--expired %d must not be negative: it is the number of days ahead to look for expiring passwords", expired)

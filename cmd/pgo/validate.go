@@ -33,6 +33,17 @@ var (
 // reservedRoles are the database users pgo manages itself.
 var reservedRoles = []string{"postgres", "replicator", "pgbouncer", "ccp_monitoring", "pgbackrest"}
 
+// validateEach checks names in turn, as arguments of commands that take
+// several, and returns the first error.
+func validateEach(names []string, validate func(string) error) error {
+	for _, name := range names {
+		if err := validate(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func validateClusterName(name string) error {
 	switch {
 	case name == "":

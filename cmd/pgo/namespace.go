@@ -37,36 +37,12 @@ func addNamespaceCommands(a *app, create, show, del *cobra.Command) {
 		},
 	})
 
-	var prompt promptFlag
-	deleteNS := &cobra.Command{
+	del.AddCommand(newDeleteByNameCommand(a, &cobra.Command{
 		Use:     "namespace NAME...",
 		Aliases: []string{"namespaces", "ns"},
 		Short:   "Delete namespaces created with pgo create namespace, with everything in them",
 		Example: "  pgo delete namespace app1",
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateEach(args, validateNamespace); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := prompt.confirm(cmd); err != nil {
-				return err
-			}
-			for _, ns := range args {
-				var resp pgoapi.DeleteNamespaceResponse
-				if err := c.delete(cmd.Context(), pgoapi.NamespacePath(ns), nil, &resp); err != nil {
-					return fmt.Errorf("deleting namespace %s: %w", ns, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "deleted namespace %s\n", resp.Name)
-			}
-			return nil
-		},
-	}
-	prompt.add(deleteNS)
-	del.AddCommand(deleteNS)
+	}, "namespace", validateNamespace, pgoapi.NamespacePath))
 
 	var output string
 	var all bool

@@ -51,6 +51,12 @@ func validatePgoName(kind, name string) error {
 	return nil
 }
 
+// pgoNameValidator checks the names of a kind of pgo object, as
+// validateEach wants.
+func pgoNameValidator(kind string) func(string) error {
+	return func(name string) error { return validatePgoName(kind, name) }
+}
+
 func checkPgouserPassword(pw string) error {
 	if len(pw) < minPgouserPasswordLen {
 		return fmt.Errorf("--%s must be at least %d characters long", flagPgouserPassword, minPgouserPasswordLen)
@@ -267,38 +273,12 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 
 // newDeletePgoObjectCommand deletes pgo users or pgo roles.
 func newDeletePgoObjectCommand(a *app, kind, use string, path func(string) string) *cobra.Command {
-	var prompt promptFlag
-	cmd := &cobra.Command{
+	return newDeleteByNameCommand(a, &cobra.Command{
 		Use:     use + " NAME...",
 		Aliases: []string{use + "s"},
 		Short:   "Delete " + kind + "s",
 		Example: "  pgo delete " + use + " alice",
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, name := range args {
-				if err := validatePgoName(kind, name); err != nil {
-					return err
-				}
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := prompt.confirm(cmd); err != nil {
-				return err
-			}
-			for _, name := range args {
-				var resp pgoapi.DeletedResponse
-				if err := c.delete(cmd.Context(), path(name), nil, &resp); err != nil {
-					return fmt.Errorf("deleting %s %s: %w", kind, name, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s\n", kind, resp.Name)
-			}
-			return nil
-		},
-	}
-	prompt.add(cmd)
-	return cmd
+	}, kind, pgoNameValidator(kind), path)
 }
 
 // checkPermissions checks permission names against pgoapi's list.

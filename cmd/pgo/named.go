@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,39 @@ func (o namedObjects[R]) get(ctx context.Context, c *apiClient, names []string, 
 		o.add(&all, one)
 	}
 	return all, nil
+}
+
+// newShowByNameCommand completes cmd (its Use, Short, Example) as `pgo show
+// KIND NAME...|--all` of objects outside namespaces: it checks the names,
+// gets the objects, and prints them with table or as JSON.
+func newShowByNameCommand[R any](a *app, cmd *cobra.Command, objs namedObjects[R], validate func(name string) error, table func(io.Writer, R) error) *cobra.Command {
+	var (
+		all    bool
+		output string
+	)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutputFormat(output); err != nil {
+			return err
+		}
+		if err := namesOrAll(objs.kind, args, all); err != nil {
+			return err
+		}
+		if err := validateEach(args, validate); err != nil {
+			return err
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		resp, err := objs.get(cmd.Context(), c, args, nil)
+		if err != nil {
+			return err
+		}
+		return render(cmd.OutOrStdout(), output, resp, table)
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "show every "+objs.kind)
+	addOutputFlag(cmd, &output)
+	return cmd
 }
 
 // newDeleteByNameCommand completes cmd (its Use, Short, Example) as `pgo

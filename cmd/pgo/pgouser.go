@@ -135,51 +135,23 @@ func newCreatePgouserCommand(a *app) *cobra.Command {
 	return cmd
 }
 
+// pgousers are the pgo users the apiserver shows.
+var pgousers = namedObjects[pgoapi.ShowPgouserResponse]{
+	kind: pgouserKind,
+	list: pgoapi.PathPgousers,
+	one:  pgoapi.PgouserPath,
+	add: func(all *pgoapi.ShowPgouserResponse, one pgoapi.ShowPgouserResponse) {
+		all.Pgousers = append(all.Pgousers, one.Pgousers...)
+	},
+}
+
 func newShowPgouserCommand(a *app) *cobra.Command {
-	var (
-		all    bool
-		output string
-	)
-	cmd := &cobra.Command{
+	return newShowByNameCommand(a, &cobra.Command{
 		Use:     "pgouser NAME...|--all",
 		Aliases: []string{"pgousers"},
 		Short:   "Show pgo users with their roles and namespaces",
 		Example: "  pgo show pgouser --all\n  pgo show pgouser admin -o json",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutputFormat(output); err != nil {
-				return err
-			}
-			if err := namesOrAll(pgouserKind, args, all); err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := validatePgoName(pgouserKind, name); err != nil {
-					return err
-				}
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			var resp pgoapi.ShowPgouserResponse
-			if all {
-				if err := c.get(cmd.Context(), pgoapi.PathPgousers, nil, &resp); err != nil {
-					return fmt.Errorf("listing pgo users: %w", err)
-				}
-			}
-			for _, name := range args {
-				var one pgoapi.ShowPgouserResponse
-				if err := c.get(cmd.Context(), pgoapi.PgouserPath(name), nil, &one); err != nil {
-					return fmt.Errorf("showing pgo user %s: %w", name, err)
-				}
-				resp.Pgousers = append(resp.Pgousers, one.Pgousers...)
-			}
-			return render(cmd.OutOrStdout(), output, resp, renderPgousers)
-		},
-	}
-	cmd.Flags().BoolVar(&all, "all", false, "show every pgo user")
-	addOutputFlag(cmd, &output)
-	return cmd
+	}, pgousers, pgoNameValidator(pgouserKind), renderPgousers)
 }
 
 // renderPgousers prints pgo users as the Crunchy 4.x client does.
@@ -329,51 +301,23 @@ func newCreatePgoroleCommand(a *app) *cobra.Command {
 	return cmd
 }
 
+// pgoroles are the pgo roles the apiserver shows.
+var pgoroles = namedObjects[pgoapi.ShowPgoroleResponse]{
+	kind: pgoroleKind,
+	list: pgoapi.PathPgoroles,
+	one:  pgoapi.PgorolePath,
+	add: func(all *pgoapi.ShowPgoroleResponse, one pgoapi.ShowPgoroleResponse) {
+		all.Pgoroles = append(all.Pgoroles, one.Pgoroles...)
+	},
+}
+
 func newShowPgoroleCommand(a *app) *cobra.Command {
-	var (
-		all    bool
-		output string
-	)
-	cmd := &cobra.Command{
+	return newShowByNameCommand(a, &cobra.Command{
 		Use:     "pgorole NAME...|--all",
 		Aliases: []string{"pgoroles"},
 		Short:   "Show pgo roles with their permissions",
 		Example: "  pgo show pgorole --all",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutputFormat(output); err != nil {
-				return err
-			}
-			if err := namesOrAll(pgoroleKind, args, all); err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := validatePgoName(pgoroleKind, name); err != nil {
-					return err
-				}
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			var resp pgoapi.ShowPgoroleResponse
-			if all {
-				if err := c.get(cmd.Context(), pgoapi.PathPgoroles, nil, &resp); err != nil {
-					return fmt.Errorf("listing pgo roles: %w", err)
-				}
-			}
-			for _, name := range args {
-				var one pgoapi.ShowPgoroleResponse
-				if err := c.get(cmd.Context(), pgoapi.PgorolePath(name), nil, &one); err != nil {
-					return fmt.Errorf("showing pgo role %s: %w", name, err)
-				}
-				resp.Pgoroles = append(resp.Pgoroles, one.Pgoroles...)
-			}
-			return render(cmd.OutOrStdout(), output, resp, renderPgoroles)
-		},
-	}
-	cmd.Flags().BoolVar(&all, "all", false, "show every pgo role")
-	addOutputFlag(cmd, &output)
-	return cmd
+	}, pgoroles, pgoNameValidator(pgoroleKind), renderPgoroles)
 }
 
 // renderPgoroles prints pgo roles as the Crunchy 4.x client does.

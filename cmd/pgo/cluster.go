@@ -347,22 +347,13 @@ func newShowClusterCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp pgoapi.ShowClusterResponse
-			if len(args) == 0 {
-				var q url.Values
-				if selector != "" {
-					q = url.Values{pgoapi.QuerySelector: {selector}}
-				}
-				if err := c.get(cmd.Context(), pgoapi.ClustersPath(ns), q, &resp); err != nil {
-					return fmt.Errorf("listing clusters: %w", err)
-				}
+			var q url.Values
+			if selector != "" {
+				q = url.Values{pgoapi.QuerySelector: {selector}}
 			}
-			for _, name := range args {
-				var one pgoapi.ShowClusterResponse
-				if err := c.get(cmd.Context(), pgoapi.ClusterPath(ns, name), nil, &one); err != nil {
-					return fmt.Errorf("showing cluster %s: %w", name, err)
-				}
-				resp.Clusters = append(resp.Clusters, one.Clusters...)
+			resp, err := clustersIn(ns).get(cmd.Context(), c, args, q)
+			if err != nil {
+				return err
 			}
 			return render(cmd.OutOrStdout(), output, resp, renderClusters)
 		},
@@ -371,6 +362,18 @@ func newShowClusterCommand(a *app) *cobra.Command {
 	cmd.Flags().StringVarP(&selector, "selector", "s", "", "show the clusters with these labels, such as env=prod")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// clustersIn are the clusters the apiserver shows in namespace ns.
+func clustersIn(ns string) namedObjects[pgoapi.ShowClusterResponse] {
+	return namedObjects[pgoapi.ShowClusterResponse]{
+		kind: "cluster",
+		list: pgoapi.ClustersPath(ns),
+		one:  func(name string) string { return pgoapi.ClusterPath(ns, name) },
+		add: func(all *pgoapi.ShowClusterResponse, one pgoapi.ShowClusterResponse) {
+			all.Clusters = append(all.Clusters, one.Clusters...)
+		},
+	}
 }
 
 // renderClusters prints clusters as the Crunchy 4.x client does, one block

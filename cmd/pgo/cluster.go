@@ -89,10 +89,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 			if err := renderCreateCluster(cmd.OutOrStdout(), resp); err != nil {
 				return err
 			}
-			if f.wait.enabled {
-				return a.waitForCluster(cmd, ns, resp.Name, f.wait, untilReady)
-			}
-			return nil
+			return a.waitIfAsked(cmd, ns, resp.Name, f.wait, untilReady)
 		},
 	}
 	fl := cmd.Flags()
@@ -626,14 +623,11 @@ or limit.`,
 			if err := renderUpdateCluster(cmd.OutOrStdout(), resp); err != nil {
 				return err
 			}
-			if f.wait.enabled {
-				until := untilReady
-				if req.Shutdown != nil && *req.Shutdown {
-					until = untilShutdown
-				}
-				return a.waitForCluster(cmd, ns, name, f.wait, until)
+			until := untilReady
+			if req.Shutdown != nil && *req.Shutdown {
+				until = untilShutdown
 			}
-			return nil
+			return a.waitIfAsked(cmd, ns, name, f.wait, until)
 		},
 	}
 	fl := cmd.Flags()

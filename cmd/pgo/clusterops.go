@@ -114,10 +114,7 @@ func newScaleCommand(a *app) *cobra.Command {
 			if err := renderScale(cmd.OutOrStdout(), resp); err != nil {
 				return err
 			}
-			if wait.enabled {
-				return a.waitForCluster(cmd, ns, name, wait, untilReady)
-			}
-			return nil
+			return a.waitIfAsked(cmd, ns, name, wait, untilReady)
 		},
 	}
 	cmd.Flags().Int32Var(&count, "replica-count", 1, "how many replicas to add")
@@ -193,10 +190,7 @@ func newScaledownCommand(a *app) *cobra.Command {
 			if err := renderScaledown(cmd.OutOrStdout(), resp); err != nil {
 				return err
 			}
-			if wait.enabled {
-				return a.waitForCluster(cmd, ns, name, wait, untilReady)
-			}
-			return nil
+			return a.waitIfAsked(cmd, ns, name, wait, untilReady)
 		},
 	}
 	cmd.Flags().BoolVar(&query, "query", false, "list the replicas with their status, node and replication lag")
@@ -348,10 +342,7 @@ target is promoted whatever the primary's state (a failover).`,
 			if err := renderFailover(cmd.OutOrStdout(), resp); err != nil {
 				return err
 			}
-			if wait.enabled {
-				return a.waitForCluster(cmd, ns, name, wait, untilPrimary(firstNonEmpty(resp.Target, target), old))
-			}
-			return nil
+			return a.waitIfAsked(cmd, ns, name, wait, untilPrimary(firstNonEmpty(resp.Target, target), old))
 		},
 	}
 	cmd.Flags().BoolVar(&query, "query", false, "list the replicas that can become primary")
@@ -440,10 +431,7 @@ then a switchover, then the old primary. --query lists the instances.`,
 					return fmt.Errorf("restarting instance %s of cluster %s failed", r.Instance, name)
 				}
 			}
-			if wait.enabled {
-				return a.waitForCluster(cmd, ns, name, wait, untilReady)
-			}
-			return nil
+			return a.waitIfAsked(cmd, ns, name, wait, untilReady)
 		},
 	}
 	cmd.Flags().BoolVar(&query, "query", false, "list the instances with their role, status and pending restart")

@@ -99,6 +99,15 @@ func untilPrimary(target, old string) waitCondition {
 	}
 }
 
+// waitIfAsked waits for a cluster as waitForCluster does when --wait is
+// given, and returns at once otherwise.
+func (a *app) waitIfAsked(cmd *cobra.Command, ns, name string, f waitFlags, done waitCondition) error {
+	if !f.enabled {
+		return nil
+	}
+	return a.waitForCluster(cmd, ns, name, f, done)
+}
+
 // waitForCluster polls a cluster until done says so, printing a line on
 // stderr whenever its phase, ready count or primary changes.
 func (a *app) waitForCluster(cmd *cobra.Command, ns, name string, f waitFlags, done waitCondition) error {

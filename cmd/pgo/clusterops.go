@@ -170,11 +170,7 @@ func newScaledownCommand(a *app) *cobra.Command {
 				return err
 			}
 			if query {
-				var resp pgoapi.ReplicasResponse
-				if err := c.get(cmd.Context(), pgoapi.ClusterReplicasPath(ns, name), nil, &resp); err != nil {
-					return fmt.Errorf("listing the replicas of cluster %s: %w", name, err)
-				}
-				return render(cmd.OutOrStdout(), output, resp, renderReplicas)
+				return showInstances(cmd, c, pgoapi.ClusterReplicasPath(ns, name), "the replicas of cluster "+name, output, renderReplicas)
 			}
 			if err := prompt.confirm(cmd); err != nil {
 				return err
@@ -213,6 +209,17 @@ func renderScaledown(w io.Writer, resp pgoapi.ScaledownResponse) error {
 		ew.printf("workflow id: %s\n", resp.WorkflowID)
 	}
 	return ew.err
+}
+
+// showInstances answers --query of scaledown, failover and restart: it gets
+// the instances at path and prints them with table or as JSON. what names
+// them in errors.
+func showInstances(cmd *cobra.Command, c *apiClient, path, what, output string, table func(io.Writer, pgoapi.ReplicasResponse) error) error {
+	var resp pgoapi.ReplicasResponse
+	if err := c.get(cmd.Context(), path, nil, &resp); err != nil {
+		return fmt.Errorf("listing %s: %w", what, err)
+	}
+	return render(cmd.OutOrStdout(), output, resp, table)
 }
 
 // renderReplicas prints replicas as `pgo scaledown --query` and `pgo
@@ -316,11 +323,7 @@ target is promoted whatever the primary's state (a failover).`,
 				return err
 			}
 			if query {
-				var resp pgoapi.ReplicasResponse
-				if err := c.get(cmd.Context(), pgoapi.ClusterFailoverPath(ns, name), nil, &resp); err != nil {
-					return fmt.Errorf("listing the failover candidates of cluster %s: %w", name, err)
-				}
-				return render(cmd.OutOrStdout(), output, resp, renderReplicas)
+				return showInstances(cmd, c, pgoapi.ClusterFailoverPath(ns, name), "the failover candidates of cluster "+name, output, renderReplicas)
 			}
 			var old string
 			if wait.enabled && target == "" {
@@ -410,11 +413,7 @@ then a switchover, then the old primary. --query lists the instances.`,
 				return err
 			}
 			if query {
-				var resp pgoapi.ReplicasResponse
-				if err := c.get(cmd.Context(), pgoapi.ClusterRestartPath(ns, name), nil, &resp); err != nil {
-					return fmt.Errorf("listing the instances of cluster %s: %w", name, err)
-				}
-				return render(cmd.OutOrStdout(), output, resp, renderInstances)
+				return showInstances(cmd, c, pgoapi.ClusterRestartPath(ns, name), "the instances of cluster "+name, output, renderInstances)
 			}
 			if err := prompt.confirm(cmd); err != nil {
 				return err

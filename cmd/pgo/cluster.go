@@ -651,9 +651,7 @@ func renderUpdateCluster(w io.Writer, resp pgoapi.UpdateClusterResponse) error {
 		return ew.err
 	}
 	ew.printf("updated cluster %s: %s\n", resp.Name, strings.Join(resp.Changed, ", "))
-	if resp.WorkflowID != "" {
-		ew.printf("workflow id: %s\n", resp.WorkflowID)
-	}
+	ew.workflowID(resp.WorkflowID)
 	return ew.err
 }
 

@@ -125,9 +125,7 @@ func newScaleCommand(a *app) *cobra.Command {
 func renderScale(w io.Writer, resp pgoapi.ScaleClusterResponse) error {
 	ew := &errWriter{w: w}
 	ew.printf("scaled cluster %s to %d %s\n", resp.Name, resp.Replicas, plural(int(resp.Replicas), "replica", "replicas"))
-	if resp.WorkflowID != "" {
-		ew.printf("workflow id: %s\n", resp.WorkflowID)
-	}
+	ew.workflowID(resp.WorkflowID)
 	return ew.err
 }
 
@@ -205,9 +203,7 @@ func renderScaledown(w io.Writer, resp pgoapi.ScaledownResponse) error {
 		ew.printf(" (keeping its volumes)")
 	}
 	ew.printf("\n")
-	if resp.WorkflowID != "" {
-		ew.printf("workflow id: %s\n", resp.WorkflowID)
-	}
+	ew.workflowID(resp.WorkflowID)
 	return ew.err
 }
 
@@ -360,9 +356,7 @@ target is promoted whatever the primary's state (a failover).`,
 func renderFailover(w io.Writer, resp pgoapi.FailoverResponse) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s\n", resp.Message)
-	if resp.WorkflowID != "" {
-		ew.printf("workflow id: %s\n", resp.WorkflowID)
-	}
+	ew.workflowID(resp.WorkflowID)
 	return ew.err
 }
 
@@ -472,9 +466,7 @@ func renderRestart(w io.Writer, resp pgoapi.RestartResponse) error {
 			ew.printf("failed to restart instance %s: %s\n", r.Instance, orDash(r.Message))
 		}
 	}
-	if resp.WorkflowID != "" {
-		ew.printf("workflow id: %s\n", resp.WorkflowID)
-	}
+	ew.workflowID(resp.WorkflowID)
 	return ew.err
 }
 

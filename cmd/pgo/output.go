@@ -75,6 +75,13 @@ func (e *errWriter) printf(format string, args ...any) {
 	}
 }
 
+// workflowID prints the workflow id of an operation, when it has one.
+func (e *errWriter) workflowID(id string) {
+	if id != "" {
+		e.printf("workflow id: %s\n", id)
+	}
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"

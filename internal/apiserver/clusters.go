@@ -165,6 +165,7 @@ func clusterDetail(c *pgov1.PGCluster, o clusterObjects) pgoapi.Cluster {
 	d := pgoapi.Cluster{
 		Name: c.Name, Namespace: c.Namespace, Phase: string(c.Status.Phase),
 		PostgresVersion: c.Spec.PostgresVersion, Image: c.Spec.Image,
+		Generation: c.Generation, ObservedGeneration: c.Status.ObservedGeneration,
 		Primary: c.Status.Primary, Replicas: c.Spec.Replicas, ReadyInstances: c.Status.ReadyInstances,
 		Database: specs.Database(c), User: string(c.Spec.User),
 		Autofail:        c.Spec.HA.Enabled == nil || *c.Spec.HA.Enabled,

@@ -61,7 +61,7 @@ func memberName(pods map[string]*corev1.Pod, instance string) string {
 	if p := pods[instance]; p != nil {
 		return p.Name
 	}
-	return instance
+	return naming.PodOfInstance(instance)
 }
 
 // leaseHolder is the holder of an unexpired lease.

@@ -30,24 +30,10 @@ type applier struct {
 // apply makes obj (owned by owner) exist as built; it reports whether it
 // wrote.
 func (a applier) apply(ctx context.Context, owner client.Object, obj client.Object) (bool, error) {
-	if owner != nil {
-		if err := controllerutil.SetControllerReference(owner, obj, a.scheme); err != nil {
-			return false, err
-		}
-	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	u, hash, err := a.desired(owner, obj)
 	if err != nil {
 		return false, err
 	}
-	delete(u, "status")
-	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
-	raw, err := json.Marshal(u)
-	if err != nil {
-		return false, err
-	}
-	sum := sha256.Sum256(raw)
-	hash := hex.EncodeToString(sum[:12])
 
 	existing := obj.DeepCopyObject().(client.Object)
 	err = a.client.Get(ctx, client.ObjectKeyFromObject(obj), existing)
@@ -94,4 +80,28 @@ func (a applier) create(ctx context.Context, owner client.Object, obj client.Obj
 		return false, fmt.Errorf("creating %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 	}
 	return true, nil
+}
+
+// desired is obj as apply sends it, owned by owner, and the hash apply
+// records in the AnnotationAppliedHash annotation: an object in a cache
+// carries that hash once the cache holds what was last applied.
+func (a applier) desired(owner client.Object, obj client.Object) (map[string]any, string, error) {
+	if owner != nil {
+		if err := controllerutil.SetControllerReference(owner, obj, a.scheme); err != nil {
+			return nil, "", err
+		}
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, "", err
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
+	raw, err := json.Marshal(u)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(raw)
+	return u, hex.EncodeToString(sum[:12]), nil
 }

@@ -626,6 +626,17 @@ func (r *ClusterReconciler) rollout(ctx context.Context, c *pgov1.PGCluster, o *
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: inst.Name}, sts); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
+		// The cache may not hold the StatefulSet just applied yet, or the
+		// StatefulSet controller may not have taken it up: then the pods
+		// look current when they are not.
+		_, hash, err := (applier{client: r.Client, scheme: r.Scheme}).desired(c, specs.StatefulSet(c, inst, r.Options))
+		if err != nil {
+			return false, err
+		}
+		if sts.Annotations[naming.AnnotationAppliedHash] != hash || sts.Status.ObservedGeneration < sts.Generation {
+			o.progressing = "waiting for StatefulSet " + inst.Name + " to take the change"
+			return true, nil
+		}
 		pod := o.pods[inst.Name]
 		if pod == nil || sts.Status.UpdateRevision == "" {
 			// The pod's arrival triggers the next reconcile.

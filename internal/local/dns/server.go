@@ -39,6 +39,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"pgo.dev/pgo/internal/local/proxy/endpoints"
 )
 
 // Defaults of Options.
@@ -115,7 +117,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listening for DNS over TCP: %w", err)
 	}
 
-	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(stripManagedFields))
+	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(endpoints.StripManagedFields))
 	services := factory.Core().V1().Services()
 	pods := factory.Core().V1().Pods()
 	c := Cluster(listers{services: services.Lister(), pods: pods.Lister()})
@@ -348,15 +350,4 @@ func (c *connSet) closeAll() {
 	for conn := range c.conns {
 		_ = conn.Close()
 	}
-}
-
-// stripManagedFields keeps the informers' caches small.
-func stripManagedFields(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.ManagedFields = nil
-	case *corev1.Service:
-		o.ManagedFields = nil
-	}
-	return obj, nil
 }

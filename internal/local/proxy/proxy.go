@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -27,6 +26,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"pgo.dev/pgo/internal/local/proxy/endpoints"
 )
 
 // Defaults of Options.
@@ -81,7 +82,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 	ctx = log.IntoContext(ctx, logger)
 	defer p.shutdown()
 
-	factory := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithTransform(stripManagedFields))
+	factory := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithTransform(endpoints.StripManagedFields))
 	services := factory.Core().V1().Services()
 	pods := factory.Core().V1().Pods()
 	changed := make(chan struct{}, 1)
@@ -177,17 +178,6 @@ func signal(c chan<- struct{}) {
 	case c <- struct{}{}:
 	default:
 	}
-}
-
-// stripManagedFields keeps the informers' caches small.
-func stripManagedFields(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.ManagedFields = nil
-	case *corev1.Service:
-		o.ManagedFields = nil
-	}
-	return obj, nil
 }
 
 var errNoBackend = errors.New("no ready backend")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -209,12 +210,18 @@ func exchange(network, addr, name string) (dnsmessage.Message, error) {
 		return dnsmessage.Message{}, err
 	}
 	buf := make([]byte, 65535)
-	n, err := conn.Read(buf)
-	if err != nil {
-		return dnsmessage.Message{}, err
-	}
+	var n int
 	if network == "tcp" {
-		buf, n = buf[2:], n-2
+		// A TCP answer is a length, then the message; read both whole.
+		if _, err := io.ReadFull(conn, buf[:2]); err != nil {
+			return dnsmessage.Message{}, err
+		}
+		n = int(buf[0])<<8 | int(buf[1])
+		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
+			return dnsmessage.Message{}, err
+		}
+	} else if n, err = conn.Read(buf); err != nil {
+		return dnsmessage.Message{}, err
 	}
 	var m dnsmessage.Message
 	if err := m.Unpack(buf[:n]); err != nil {

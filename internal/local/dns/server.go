@@ -209,10 +209,9 @@ func (s *Server) serveConn(conn net.Conn) {
 		if out == nil {
 			return
 		}
-		if _, err := conn.Write(binary.BigEndian.AppendUint16(nil, uint16(len(out)))); err != nil {
-			return
-		}
-		if _, err := conn.Write(out); err != nil {
+		// Length and message in one write, one segment: some clients
+		// read a TCP answer with a single read.
+		if _, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(out))), out...)); err != nil {
 			return
 		}
 	}

@@ -42,14 +42,6 @@ func (e *env) roles(ns, cluster string) (map[string]postgres.ManagedRole, error)
 	return out, nil
 }
 
-func (e *env) password(ns, secret string) (string, error) {
-	var s corev1.Secret
-	if err := e.get(ns, secret, &s); err != nil {
-		return "", err
-	}
-	return string(s.Data[naming.KeyPassword]), nil
-}
-
 // TestUsers: every user gets a Secret with a password, and "<cluster>-users"
 // the roles with verifiers of those passwords; a verifier stays while its
 // password does and follows a new one; a removed user's Secret goes.
@@ -232,7 +224,7 @@ func TestUsers(t *testing.T) {
 	e.patchCluster(ns, "hippo", `{"spec": {"users": [{"name": "bob_md5"}]}}`)
 	e.eventually("alice's Secret deleted", func() error {
 		if err := e.get(ns, "hippo-alice-secret", &corev1.Secret{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("alice's Secret is still there (%v)", err)
+			return fmt.Errorf("alice's Secret is still there (%w)", err)
 		}
 		again, err = e.roles(ns, "hippo")
 		if err != nil {

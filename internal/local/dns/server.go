@@ -229,7 +229,7 @@ func (s *Server) handle(in []byte, udp bool) []byte {
 		}
 		return pack(dnsmessage.Message{Header: dnsmessage.Header{ID: h.ID, Response: true, OpCode: h.OpCode, RCode: dnsmessage.RCodeFormatError}})
 	}
-	if req.Header.Response {
+	if req.Response {
 		return nil
 	}
 	resp := dnsmessage.Message{

@@ -67,10 +67,10 @@ func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error)
 	// The same serving certificate, CA and service account keys as last
 	// time, so that pods that come back with the environment trust the API
 	// server and keep valid tokens.
-	api.SecureServing.CA = ca
-	api.SecureServing.ListenAddr.Address = APIServerAddress
+	api.CA = ca
+	api.Address = APIServerAddress
 	if port != 0 {
-		api.SecureServing.ListenAddr.Port = fmt.Sprint(port)
+		api.Port = fmt.Sprint(port)
 	}
 	args := api.Configure()
 	args.Set("service-cluster-ip-range", ServiceCIDR)
@@ -226,7 +226,7 @@ func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 		select {
 		case <-ctx.Done():
 			if last != nil {
-				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
+				return fmt.Errorf("waiting for %s: %w (last error: %w)", what, ctx.Err(), last)
 			}
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-time.After(200 * time.Millisecond):

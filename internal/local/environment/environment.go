@@ -186,7 +186,7 @@ func (e *Env) startAPIServer() error {
 
 // APIServerHostPort is where kube-apiserver listens.
 func (e *Env) APIServerHostPort() (string, string) {
-	l := e.plane.ControlPlane.APIServer.SecureServing.ListenAddr
+	l := e.plane.ControlPlane.APIServer.ListenAddr
 	return l.Address, l.Port
 }
 

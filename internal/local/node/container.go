@@ -113,11 +113,10 @@ func imageName(ref string) string {
 
 // process is a running container: its init, PID 1 of its namespaces.
 type process struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	exit   int
-	logs   *os.File
-	closed bool
+	cmd  *exec.Cmd
+	done chan struct{}
+	exit int
+	logs *os.File
 }
 
 // startContainer writes the container's init spec and starts the init in

@@ -110,11 +110,11 @@ func envValueFrom(pod *corev1.Pod, c *corev1.Container, from *corev1.EnvVarSourc
 			if optional(from.SecretKeyRef.Optional) {
 				return "", false, nil
 			}
-			return "", false, fmt.Errorf("Secret %s: %w", from.SecretKeyRef.Name, err)
+			return "", false, fmt.Errorf("secret %s: %w", from.SecretKeyRef.Name, err)
 		}
 		v, ok := s.Data[from.SecretKeyRef.Key]
 		if !ok && !optional(from.SecretKeyRef.Optional) {
-			return "", false, fmt.Errorf("Secret %s has no key %s", from.SecretKeyRef.Name, from.SecretKeyRef.Key)
+			return "", false, fmt.Errorf("secret %s has no key %s", from.SecretKeyRef.Name, from.SecretKeyRef.Key)
 		}
 		return string(v), ok, nil
 	case from.ConfigMapKeyRef != nil:
@@ -123,11 +123,11 @@ func envValueFrom(pod *corev1.Pod, c *corev1.Container, from *corev1.EnvVarSourc
 			if optional(from.ConfigMapKeyRef.Optional) {
 				return "", false, nil
 			}
-			return "", false, fmt.Errorf("ConfigMap %s: %w", from.ConfigMapKeyRef.Name, err)
+			return "", false, fmt.Errorf("config map %s: %w", from.ConfigMapKeyRef.Name, err)
 		}
 		v, ok := cm.Data[from.ConfigMapKeyRef.Key]
 		if !ok && !optional(from.ConfigMapKeyRef.Optional) {
-			return "", false, fmt.Errorf("ConfigMap %s has no key %s", from.ConfigMapKeyRef.Name, from.ConfigMapKeyRef.Key)
+			return "", false, fmt.Errorf("config map %s has no key %s", from.ConfigMapKeyRef.Name, from.ConfigMapKeyRef.Key)
 		}
 		return v, ok, nil
 	}

@@ -179,7 +179,7 @@ func (s *volumeSource) secretFiles(pod *corev1.Pod, name string, items []corev1.
 		if optional(opt) {
 			return nil
 		}
-		return fmt.Errorf("Secret %s: %w", name, err)
+		return fmt.Errorf("secret %s: %w", name, err)
 	}
 	return keyFiles("Secret "+name, sec.Data, nil, items, mode, opt, files)
 }
@@ -190,7 +190,7 @@ func (s *volumeSource) configMapFiles(pod *corev1.Pod, name string, items []core
 		if optional(opt) {
 			return nil
 		}
-		return fmt.Errorf("ConfigMap %s: %w", name, err)
+		return fmt.Errorf("config map %s: %w", name, err)
 	}
 	return keyFiles("ConfigMap "+name, cm.BinaryData, cm.Data, items, mode, opt, files)
 }

@@ -94,7 +94,7 @@ func closedSoon(conn net.Conn) bool {
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	_, err := io.ReadAll(conn)
 	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
+	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
 type cluster struct {

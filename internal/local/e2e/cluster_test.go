@@ -242,6 +242,15 @@ func testLosePrimaryNode(t *testing.T, ctx context.Context, c *pgov1.PGCluster) 
 	time.Sleep(2 * time.Second)
 	stopped := time.Now()
 	env.StopNode(nodeIndex)
+	restarted := false
+	defer func() {
+		// The tests after this one need every node, pgo's own pods too.
+		if !restarted {
+			if err := env.StartNode(ctx, nodeIndex); err != nil {
+				t.Errorf("starting node %d again: %v", nodeIndex, err)
+			}
+		}
+	}()
 	ttl := time.Duration(c.Spec.HA.TTL) * time.Second
 	var resumed time.Time
 	for {
@@ -261,6 +270,7 @@ func testLosePrimaryNode(t *testing.T, ctx context.Context, c *pgov1.PGCluster) 
 	if took > ttl+5*time.Second {
 		t.Errorf("the new primary took writes after %.2fs, more than ttl + 5 s", took.Seconds())
 	}
+	restarted = true
 	if err := env.StartNode(ctx, nodeIndex); err != nil {
 		t.Fatal(err)
 	}

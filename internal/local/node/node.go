@@ -85,6 +85,8 @@ type Node struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// stopped refuses new pods between Stop and the next Start.
+	stopped bool
 }
 
 // New configures a node; Start runs it.
@@ -122,6 +124,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		return errors.New("node is already running")
 	}
+	n.stopped = false
 	n.mu.Unlock()
 	ca, err := pki.NewCA(time.Now())
 	if err != nil {
@@ -209,17 +212,22 @@ func (n *Node) Stop(grace time.Duration) {
 	n.mu.Lock()
 	cancel, done := n.cancel, n.done
 	n.cancel, n.done = nil, nil
+	n.stopped = true
+	n.notifyFn = nil
+	n.mu.Unlock()
+	// The pod controller goes first: while it runs it would start again
+	// the pods this stops.
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	n.mu.Lock()
 	pods := make([]*podRuntime, 0, len(n.pods))
 	for _, p := range n.pods {
 		pods = append(pods, p)
 	}
 	n.pods, n.byName = map[types.UID]*podRuntime{}, map[string]*podRuntime{}
-	n.notifyFn = nil
 	n.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
 	for _, p := range pods {
 		p.stop(grace)
 	}

@@ -29,6 +29,10 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	n := p.n
 	key := podKey(pod.Namespace, pod.Name)
 	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return fmt.Errorf("node %s is stopping", n.cfg.Name)
+	}
 	if _, ok := n.pods[pod.UID]; ok {
 		n.mu.Unlock()
 		return nil
@@ -50,6 +54,11 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	rt := n.newPodRuntime(pod, ip)
 	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		n.cfg.IPs.Release(ip, string(pod.UID))
+		return fmt.Errorf("node %s is stopping", n.cfg.Name)
+	}
 	n.pods[pod.UID] = rt
 	n.byName[key] = rt
 	n.mu.Unlock()

@@ -114,6 +114,9 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	needEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	if err := env.WaitDeployment(ctx, "pgo", "pgo-operator", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	pgo := newPGO(t, ctx)
 	const ns, name = "pgouser1", "walk"
 	start := time.Now()

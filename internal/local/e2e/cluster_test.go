@@ -242,6 +242,10 @@ func testLosePrimaryNode(t *testing.T, ctx context.Context, c *pgov1.PGCluster) 
 	time.Sleep(2 * time.Second)
 	stopped := time.Now()
 	env.StopNode(nodeIndex)
+	// Writes acknowledged until the node's processes were killed went to
+	// the old primary; the new primary's come after.
+	killed := time.Now()
+	t.Logf("node %s stopped in %.2fs", env.NodeName(nodeIndex), killed.Sub(stopped).Seconds())
 	restarted := false
 	defer func() {
 		// The tests after this one need every node, pgo's own pods too.
@@ -254,7 +258,7 @@ func testLosePrimaryNode(t *testing.T, ctx context.Context, c *pgov1.PGCluster) 
 	ttl := time.Duration(c.Spec.HA.TTL) * time.Second
 	var resumed time.Time
 	for {
-		if at, ok := w.firstSuccessAfter(stopped.Add(100 * time.Millisecond)); ok {
+		if at, ok := w.firstSuccessAfter(killed); ok {
 			if p := podWithRole(t, ctx, c, naming.RolePrimary); p != nil && p.Name != old.Name {
 				resumed = at
 				break

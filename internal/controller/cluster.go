@@ -391,8 +391,26 @@ func (r *ClusterReconciler) requestSwitchover(ctx context.Context, c *pgov1.PGCl
 		ObjectMeta: metav1.ObjectMeta{Name: naming.FailoverConfigMap(c.Name), Namespace: c.Namespace, Labels: specs.ClusterLabels(c.Name)},
 		Data:       map[string]string{naming.KeyLeader: podOf(from), naming.KeyCandidate: podOf(to)},
 	}
-	if _, err := (applier{client: r.Client, scheme: r.Scheme}).apply(ctx, c, cm); err != nil {
-		return fmt.Errorf("requesting a switchover: %w", err)
+	// Not through the applier: the instance managers clear a request they
+	// refuse (a candidate that is not ready yet), and the same request
+	// must then be written again.
+	existing := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(cm), existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := controllerutil.SetControllerReference(c, cm, r.Scheme); err != nil {
+			return err
+		}
+		if err := r.Client.Create(ctx, cm); err != nil {
+			return fmt.Errorf("requesting a switchover: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("reading the switchover request: %w", err)
+	case existing.Data[naming.KeyLeader] != cm.Data[naming.KeyLeader] || existing.Data[naming.KeyCandidate] != cm.Data[naming.KeyCandidate]:
+		existing.Data = cm.Data
+		if err := r.Client.Update(ctx, existing); err != nil {
+			return fmt.Errorf("requesting a switchover: %w", err)
+		}
 	}
 	return nil
 }

@@ -105,6 +105,13 @@ func (p *podRuntime) log(format string, args ...any) {
 func (p *podRuntime) run() {
 	defer close(p.done)
 	defer p.stopAll()
+	// A pod that this node ran before it stopped (a node loss) starts as
+	// after a reboot: its emptyDirs are gone, stale sockets and lock files
+	// with them.
+	if err := os.RemoveAll(p.dir); err != nil {
+		p.setWaiting("CreateContainerConfigError", err.Error())
+		return
+	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		p.setWaiting("CreateContainerConfigError", err.Error())
 		return

@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 
@@ -98,7 +97,7 @@ exec sleep ` + marker
 					{Name: "config", MountPath: "/etc/c"},
 				},
 				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/work/greeting.txt"}}}},
-				LivenessProbe:  &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{TCPSocket: nil, Exec: &corev1.ExecAction{Command: []string{"true"}}}},
+				LivenessProbe:  &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -181,7 +180,6 @@ exec sleep ` + marker
 	if left := processes(marker); len(left) != 0 {
 		t.Errorf("%d processes of the deleted pod are still running (the daemon in its own session included): %v", len(left), left)
 	}
-	_ = intstr.FromInt(0)
 }
 
 // processes lists the PIDs of host processes running sleep with marker.

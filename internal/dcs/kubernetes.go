@@ -397,13 +397,18 @@ func (k *Kubernetes) SetRole(ctx context.Context, role string) error {
 		if err != nil {
 			return fmt.Errorf("listing the pods labelled primary: %w", err)
 		}
+		labelled := false
 		for _, pod := range pods.Items {
-			if pod.Name != k.Member {
-				if err := k.patchRole(ctx, pod.Name, nil); err != nil {
-					return err
-				}
+			if pod.Name == k.Member {
+				labelled = true
+				continue
+			}
+			if err := k.patchRole(ctx, pod.Name, nil); err != nil {
+				return err
 			}
 		}
+		// Whatever took the label off this pod, put it back.
+		done = done && labelled
 	}
 	if done {
 		return nil

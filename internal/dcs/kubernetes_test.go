@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
@@ -200,6 +201,18 @@ func TestClusterState(t *testing.T) {
 	}
 	if len(pods.Items) != 1 || pods.Items[0].Name != "hippo-1" {
 		t.Errorf("%d pods labelled primary, want hippo-1 alone", len(pods.Items))
+	}
+	// Whatever takes the label off the primary's pod, its next SetRole
+	// puts it back, or the primary Service would have no endpoint.
+	if _, err := cs.CoreV1().Pods("dcs").Patch(ctx, "hippo-1", types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"`+naming.LabelRole+`":"replica"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetRole(ctx, naming.RolePrimary); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := cs.CoreV1().Pods("dcs").Get(ctx, "hippo-1", metav1.GetOptions{}); err != nil || p.Labels[naming.LabelRole] != naming.RolePrimary {
+		t.Errorf("the primary's pod is not labelled primary again: %v %v", p.Labels, err)
 	}
 	if err := a.ClearFailover(ctx); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ func TestE2ECluster(t *testing.T) {
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx, c) }) {
 			t.Logf("pods after %s:\n%s", s.name, describePods(clusterPods(t, ctx, c)))
+			t.Logf("instance manager logs:\n%s", instanceLogs(c, 40))
 			return
 		}
 	}

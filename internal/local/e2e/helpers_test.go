@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +106,19 @@ func describePods(pods []corev1.Pod) string {
 }
 
 // clusterPods lists the cluster's database pods by name.
+// instanceLogs is the tail of the database container's log of every pod the
+// cluster ever had, the deleted ones included: the instance managers'
+// decisions, which explain a failover that did not happen.
+func instanceLogs(c *pgov1.PGCluster, lines int) string {
+	files, _ := filepath.Glob(filepath.Join(stateDir, "nodes", "*", "logs", c.Namespace+"_"+c.Name+"-*", "database", "*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		out, _ := exec.Command("tail", "-n", strconv.Itoa(lines), f).CombinedOutput()
+		fmt.Fprintf(&b, "==> %s <==\n%s\n", strings.TrimPrefix(f, stateDir+"/"), out)
+	}
+	return b.String()
+}
+
 func clusterPods(t *testing.T, ctx context.Context, c *pgov1.PGCluster) []corev1.Pod {
 	t.Helper()
 	var pods corev1.PodList

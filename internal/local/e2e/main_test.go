@@ -25,6 +25,7 @@ var (
 	env        *environment.Env
 	skipReason string
 	binDir     string
+	stateDir   string
 )
 
 func TestMain(m *testing.M) {
@@ -68,8 +69,9 @@ func run(m *testing.M) int {
 	}
 	defer logs.Close()
 	start := time.Now()
+	stateDir = filepath.Join(dir, "state")
 	env, err = environment.Start(ctx, environment.Options{
-		Dir:      filepath.Join(dir, "state"),
+		Dir:      stateDir,
 		RepoRoot: root,
 		Operator: filepath.Join(binDir, "postgres-operator"),
 		Progress: os.Stderr,
@@ -123,7 +125,7 @@ func dumpLogs(dir string) {
 	if os.Getenv("PGO_TEST_LOG_DIR") != "" {
 		_ = exec.Command("cp", "-r", dir, os.Getenv("PGO_TEST_LOG_DIR")).Run()
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "state", "nodes", "*", "pods", "*", "logs", "*", "*.log"))
+	files, _ := filepath.Glob(filepath.Join(dir, "state", "nodes", "*", "logs", "*", "*", "*.log"))
 	files = append(files, filepath.Join(dir, "environment.log"))
 	for _, f := range files {
 		out, _ := exec.Command("tail", "-n", "40", f).CombinedOutput()

@@ -120,6 +120,13 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	pgo := newPGO(t, ctx)
 	const ns, name = "pgouser1", "walk"
 	start := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			walk := &pgov1.PGCluster{}
+			walk.Namespace, walk.Name = ns, name
+			t.Logf("instance manager logs:\n%s", instanceLogs(walk, 40))
+		}
+	})
 
 	pgo.run("create", "namespace", ns)
 	pgo.run("create", "cluster", name, "-n", ns, "--replica-count=1", "--metrics", "--wait", "--wait-timeout=5m")

@@ -18,8 +18,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -48,7 +50,7 @@ type Config struct {
 	// Address is the node's own loopback address: its InternalIP, where it
 	// serves the kubelet API.
 	Address string
-	// StateDir holds the node's pods: volumes, container roots, logs.
+	// StateDir holds the node's pods (volumes, container roots) and their logs.
 	StateDir string
 	// RestConfig reaches the API server with the rights of a node.
 	RestConfig *rest.Config
@@ -126,6 +128,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.stopped = false
 	n.mu.Unlock()
+	n.pruneLogs(time.Now().Add(-logRetention))
 	ca, err := pki.NewCA(time.Now())
 	if err != nil {
 		return err
@@ -140,7 +143,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	vk, err := nodeutil.NewNode(n.cfg.Name, n.newProvider,
-		nodeutil.WithClient(n.client),
+		nodeutil.WithClient(statusPatcher{n.client}),
 		func(c *nodeutil.NodeConfig) error {
 			c.HTTPListenAddr = n.cfg.Address + ":" + strconv.Itoa(KubeletPort)
 			c.Handler = mux
@@ -175,6 +178,42 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("node %s did not become ready: %w", n.cfg.Name, err)
 	}
 	return nil
+}
+
+// logRetention is how long the logs of pods that are gone are kept.
+const logRetention = 24 * time.Hour
+
+// pruneLogs removes the logs of pods that nothing wrote to since before.
+func (n *Node) pruneLogs(before time.Time) {
+	dir := filepath.Join(n.cfg.StateDir, "logs")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pod := filepath.Join(dir, e.Name())
+		if lastWrite(pod).After(before) {
+			continue
+		}
+		if err := os.RemoveAll(pod); err != nil {
+			n.logf("removing old logs %s: %v", e.Name(), err)
+		}
+	}
+}
+
+// lastWrite is the latest modification time of anything under dir.
+func lastWrite(dir string) time.Time {
+	var last time.Time
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().After(last) {
+			last = info.ModTime()
+		}
+		return nil
+	})
+	return last
 }
 
 // nodeSpec fills the Node object the node registers.

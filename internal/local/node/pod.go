@@ -356,8 +356,13 @@ func (p *podRuntime) runOnce(c *containerRuntime) (int, error) {
 	return proc.exit, nil
 }
 
+// logPath is where a container's output goes. As a kubelet's
+// /var/log/pods, logs live outside the pod's directory, so that they outlive
+// the pod: after a pod is deleted or its node lost, they still tell what
+// happened (see pruneLogs).
 func (p *podRuntime) logPath(container string, restarts int32) string {
-	return filepath.Join(p.dir, "logs", container, fmt.Sprintf("%d.log", restarts))
+	return filepath.Join(p.node.cfg.StateDir, "logs", fmt.Sprintf("%s_%s_%s", p.pod.Namespace, p.pod.Name, p.pod.UID),
+		container, fmt.Sprintf("%d.log", restarts))
 }
 
 func containerID(pod *corev1.Pod, c *containerRuntime) string {

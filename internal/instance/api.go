@@ -251,8 +251,17 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 		return
 	}
 	if _, ok := c.Members[body.Candidate]; body.Candidate != "" && !ok {
-		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("candidate %q is not a member of the cluster", body.Candidate))
-		return
+		// The last loop's read may predate a member that just started: read
+		// again before refusing it.
+		fresh, err := m.dcs.Observe(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		if _, ok := fresh.Members[body.Candidate]; !ok {
+			writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("candidate %q is not a member of the cluster: it has not published its state (is it running?)", body.Candidate))
+			return
+		}
 	}
 	if c.Config.SynchronousMode && body.Candidate != "" && !c.Sync.Has(body.Candidate) {
 		writeError(w, http.StatusPreconditionFailed, fmt.Sprintf("candidate %q is not a synchronous standby", body.Candidate))

@@ -287,7 +287,9 @@ func (h *harness) start(name string) {
 		"--zap-encoder", "console")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.files["kubeconfig"], "HOME="+h.dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: h.creds}
+	// Should the test process die, the manager stops too (and stops its
+	// PostgreSQL), rather than keep the test's addresses for the next run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: h.creds, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}

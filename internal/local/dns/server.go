@@ -34,13 +34,12 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"pgo.dev/pgo/internal/local/proxy/endpoints"
+	"pgo.dev/pgo/internal/local/watch"
 )
 
 // Defaults of Options.
@@ -117,7 +116,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listening for DNS over TCP: %w", err)
 	}
 
-	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(endpoints.StripManagedFields))
+	factory := watch.NewFactory(s.client)
 	services := factory.Core().V1().Services()
 	pods := factory.Core().V1().Pods()
 	c := Cluster(listers{services: services.Lister(), pods: pods.Lister()})

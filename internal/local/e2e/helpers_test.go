@@ -111,12 +111,16 @@ func describePods(pods []corev1.Pod) string {
 // decisions, which explain a failover that did not happen.
 func instanceLogs(c *pgov1.PGCluster, lines int) string {
 	files, _ := filepath.Glob(filepath.Join(stateDir, "nodes", "*", "logs", c.Namespace+"_"+c.Name+"-*", "database", "*.log"))
-	var b strings.Builder
-	for _, f := range files {
-		out, _ := exec.Command("tail", "-n", strconv.Itoa(lines), f).CombinedOutput()
-		fmt.Fprintf(&b, "==> %s <==\n%s\n", strings.TrimPrefix(f, stateDir+"/"), out)
+	return tails(lines, files)
+}
+
+// tails is the last lines of each file, each under a "==> file <==" header.
+func tails(lines int, files []string) string {
+	if len(files) == 0 {
+		return ""
 	}
-	return b.String()
+	out, _ := exec.Command("tail", append([]string{"-v", "-n", strconv.Itoa(lines)}, files...)...).CombinedOutput()
+	return string(out)
 }
 
 func clusterPods(t *testing.T, ctx context.Context, c *pgov1.PGCluster) []corev1.Pod {

@@ -127,8 +127,5 @@ func dumpLogs(dir string) {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "state", "nodes", "*", "logs", "*", "*", "*.log"))
 	files = append(files, filepath.Join(dir, "environment.log"))
-	for _, f := range files {
-		out, _ := exec.Command("tail", "-n", "40", f).CombinedOutput()
-		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", f, out)
-	}
+	fmt.Fprint(os.Stderr, tails(40, files))
 }

@@ -21,13 +21,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"pgo.dev/pgo/internal/local/proxy/endpoints"
+	"pgo.dev/pgo/internal/local/watch"
 )
 
 // Defaults of Options.
@@ -82,29 +80,13 @@ func (p *Proxy) Start(ctx context.Context) error {
 	ctx = log.IntoContext(ctx, logger)
 	defer p.shutdown()
 
-	factory := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithTransform(endpoints.StripManagedFields))
+	factory := watch.NewFactory(p.client)
+	defer factory.Shutdown()
 	services := factory.Core().V1().Services()
 	pods := factory.Core().V1().Pods()
-	changed := make(chan struct{}, 1)
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { signal(changed) },
-		UpdateFunc: func(any, any) { signal(changed) },
-		DeleteFunc: func(any) { signal(changed) },
-	}
-	for _, inf := range []cache.SharedIndexInformer{services.Informer(), pods.Informer()} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			return fmt.Errorf("watching for the Service proxy: %w", err)
-		}
-	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("listing %v for the Service proxy: the API server did not answer", typ)
-		}
+	changed, err := watch.Changes(ctx, factory, "Service proxy", services.Informer(), pods.Informer())
+	if err != nil || changed == nil {
+		return err
 	}
 	logger.Info("serving Service ClusterIPs")
 
@@ -171,13 +153,6 @@ func (p *Proxy) shutdown() {
 		delete(p.frontends, addr)
 	}
 	p.wg.Wait()
-}
-
-func signal(c chan<- struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
 
 var errNoBackend = errors.New("no ready backend")

@@ -23,11 +23,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"pgo.dev/pgo/internal/local/watch"
 )
 
 // resyncInterval is how often everything is looked at again, which retries
@@ -70,45 +70,29 @@ func (p *Provisioner) Start(ctx context.Context) error {
 		return fmt.Errorf("creating the directory of local-path volumes: %w", err)
 	}
 
-	factory := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithTransform(stripManagedFields))
+	factory := watch.NewFactory(p.client)
+	defer factory.Shutdown()
 	claims := factory.Core().V1().PersistentVolumeClaims()
 	volumes := factory.Core().V1().PersistentVolumes()
-	changed := make(chan struct{}, 1)
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { signal(changed) },
-		UpdateFunc: func(any, any) { signal(changed) },
-		DeleteFunc: func(any) { signal(changed) },
-	}
-	for _, inf := range []cache.SharedIndexInformer{claims.Informer(), volumes.Informer()} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			return fmt.Errorf("watching for the local-path provisioner: %w", err)
-		}
-	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("listing %v for the local-path provisioner: the API server did not answer", typ)
-		}
+	classes := factory.Storage().V1().StorageClasses()
+	changed, err := watch.Changes(ctx, factory, "local-path provisioner", claims.Informer(), volumes.Informer(), classes.Informer())
+	if err != nil || changed == nil {
+		return err
 	}
 
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
-	classReady, announced := false, false
+	announced := false
 	for {
-		if !classReady {
-			if err := p.ensureClass(ctx); err != nil {
-				logger.Error(err, "keeping the StorageClass")
-			} else {
-				classReady = true
-				if !announced {
-					announced = true
-					logger.Info("provisioning volumes", "storageClass", ClassName)
-				}
-			}
+		have, err := classes.Lister().Get(ClassName)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("reading StorageClass %s from the cache: %w", ClassName, err)
+		}
+		if err := p.ensureClass(ctx, have); err != nil {
+			logger.Error(err, "keeping the StorageClass")
+		} else if !announced {
+			announced = true
+			logger.Info("provisioning volumes", "storageClass", ClassName)
 		}
 		pvcs, err := claims.Lister().List(labels.Everything())
 		if err != nil {
@@ -124,26 +108,21 @@ func (p *Provisioner) Start(ctx context.Context) error {
 			return nil
 		case <-changed:
 		case <-resync.C:
-			classReady = false // someone may have changed it
 		}
 	}
 }
 
-// ensureClass creates the StorageClass, or makes an existing one the
-// default with expansion allowed. Its other fields cannot change: when they
-// differ, the user has to delete it.
-func (p *Provisioner) ensureClass(ctx context.Context) error {
+// ensureClass creates the StorageClass when have (the cached one) is nil,
+// or makes have the default with expansion allowed. Its other fields cannot
+// change: when they differ, the user has to delete it.
+func (p *Provisioner) ensureClass(ctx context.Context, have *storagev1.StorageClass) error {
 	want := StorageClass()
 	api := p.client.StorageV1().StorageClasses()
-	have, err := api.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	if have == nil {
 		if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating StorageClass %s: %w", want.Name, err)
 		}
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading StorageClass %s: %w", want.Name, err)
 	}
 	if problem := classMismatch(have, want); problem != "" {
 		return fmt.Errorf("StorageClass %s %s; delete it (kubectl delete storageclass %s) and pgo recreates it", want.Name, problem, want.Name)
@@ -317,19 +296,4 @@ func (p *Provisioner) report(ctx context.Context, pvc *corev1.PersistentVolumeCl
 	}
 	p.reported[pvc.UID] = problem
 	log.FromContext(ctx).Error(errors.New(problem), "cannot serve a claim", "namespace", pvc.Namespace, "claim", pvc.Name)
-}
-
-func signal(c chan<- struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// stripManagedFields keeps the informers' caches small.
-func stripManagedFields(obj any) (any, error) {
-	if o, ok := obj.(metav1.Object); ok {
-		o.SetManagedFields(nil)
-	}
-	return obj, nil
 }

@@ -124,16 +124,3 @@ func TargetPort(port corev1.ServicePort, pod *corev1.Pod) (target int32, ok bool
 		return port.Port, true
 	}
 }
-
-// StripManagedFields is an informer transform for the Pods and Services that
-// endpoints are computed from: it drops their managed fields, which nothing
-// here reads, to keep the informers' caches small.
-func StripManagedFields(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.ManagedFields = nil
-	case *corev1.Service:
-		o.ManagedFields = nil
-	}
-	return obj, nil
-}

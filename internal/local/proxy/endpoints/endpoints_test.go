@@ -121,26 +121,3 @@ func TestTargetPort(t *testing.T) {
 		})
 	}
 }
-
-func TestStripManagedFields(t *testing.T) {
-	managed := []metav1.ManagedFieldsEntry{{Manager: "pgo", Operation: metav1.ManagedFieldsOperationApply}}
-	p := pod("p")
-	p.ManagedFields = managed
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", ManagedFields: managed}}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed}}
-	for _, obj := range []metav1.Object{p, svc, cm} {
-		out, err := StripManagedFields(obj)
-		if err != nil {
-			t.Fatalf("%s: %v", obj.GetName(), err)
-		}
-		if out != any(obj) {
-			t.Errorf("%s: returned another object", obj.GetName())
-		}
-	}
-	if p.ManagedFields != nil || svc.ManagedFields != nil {
-		t.Errorf("managed fields kept: pod %v, service %v", p.ManagedFields, svc.ManagedFields)
-	}
-	if len(cm.ManagedFields) != 1 {
-		t.Errorf("a ConfigMap's managed fields changed: %v", cm.ManagedFields)
-	}
-}

@@ -114,6 +114,9 @@ func TestServer(t *testing.T) {
 	}
 
 	eventually("the Service's name resolves to its ClusterIP", resolves("db.dns.svc.cluster.local", svc.Spec.ClusterIP))
+	// The server's cache sees the pods' status a little later than the
+	// Service: wait for the last one written.
+	eventually("the headless Service resolves to both pods", resolves("db-pods.dns.svc.cluster.local", "127.78.0.2", "127.78.0.3"))
 	for _, tt := range []struct{ name, want string }{
 		{"db.dns.svc.cluster.local.", svc.Spec.ClusterIP},
 		{"db-pods.dns.svc.cluster.local", "127.78.0.2 127.78.0.3"},

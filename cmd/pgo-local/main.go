@@ -54,14 +54,12 @@ func run(ctx context.Context, dir string, reset bool, operator string, nodes, po
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "pgo-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		if logFile, err = os.OpenFile(filepath.Join(dir, "pgo-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-			return err
-		}
+		return err
 	}
 	defer logFile.Close()
 	logger := log.New(logFile, "", log.LstdFlags|log.Lmicroseconds)

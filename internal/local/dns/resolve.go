@@ -110,9 +110,7 @@ func (z zone) resolve(q dnsmessage.Question, c Cluster) answer {
 			found.answers, found.additionals = srv, additionals
 		}
 		return found
-	case labels[n-1] == kindPod && n == 1:
-		return found
-	case labels[n-1] == kindPod && n == 2:
+	case labels[n-1] == kindPod && n <= 2:
 		return found
 	case labels[n-1] == kindPod && n == 3:
 		// <dashed IP>.<ns>.pod: only the IP of a pod of that namespace.

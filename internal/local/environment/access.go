@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"pgo.dev/pgo/internal/controlplane"
+	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
 )
 
@@ -78,7 +79,7 @@ func (e *Env) ForwardAPIServer(ctx context.Context, port int) (*PGOAccess, error
 		Password: string(admin.Data[pgoapi.KeyPassword]),
 		UserFile: filepath.Join(e.opts.Dir, "pgouser"),
 	}
-	if err := os.WriteFile(a.CAFile, tlsSecret.Data["ca.crt"], 0o644); err != nil {
+	if err := os.WriteFile(a.CAFile, tlsSecret.Data[naming.KeyCACert], 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(a.UserFile, []byte(a.Username+":"+a.Password+"\n"), 0o600); err != nil {

@@ -116,7 +116,6 @@ type process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	exit int
-	logs *os.File
 }
 
 // startContainer writes the container's init spec and starts the init in
@@ -154,10 +153,9 @@ func (n *Node) startContainer(dir string, spec *initSpec, logPath string) (*proc
 		logs.Close()
 		return nil, fmt.Errorf("starting the container: %w", err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), logs: logs}
+	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
-		p.exit = 0
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			p.exit = ee.ExitCode()

@@ -28,7 +28,7 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, podIP, hostIP string, ap
 		}
 		vars[k] = v
 	}
-	set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	set("PATH", defaultPath)
 	set("HOSTNAME", podHostname(pod))
 	if apiHost != "" {
 		set("KUBERNETES_SERVICE_HOST", apiHost)

@@ -300,13 +300,17 @@ func resolveInRoot(root, name string) (string, error) {
 	return filepath.Join(root, resolved), nil
 }
 
+// defaultPath is a container's PATH unless its spec sets one, as a
+// container runtime's default.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // lookPath finds a command in the container's PATH, inside its root (the
 // process has already changed its root).
 func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	path := defaultPath
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path = v

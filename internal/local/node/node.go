@@ -36,6 +36,7 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 
+	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/pki"
 )
 
@@ -66,8 +67,6 @@ type Config struct {
 	// DNSServer is the nameserver in every pod's resolv.conf; the host's
 	// resolv.conf stays when empty.
 	DNSServer string
-	// Labels are added to the Node's.
-	Labels map[string]string
 	// Logf receives the node's log lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -218,9 +217,6 @@ func lastWrite(dir string) time.Time {
 
 // nodeSpec fills the Node object the node registers.
 func (n *Node) nodeSpec(node *corev1.Node) {
-	for k, v := range n.cfg.Labels {
-		node.Labels[k] = v
-	}
 	node.Labels["kubernetes.io/os"] = "linux"
 	node.Labels["kubernetes.io/arch"] = "amd64"
 	node.Labels["node.kubernetes.io/instance-type"] = "pgo-local"
@@ -239,7 +235,7 @@ func (n *Node) nodeSpec(node *corev1.Node) {
 	node.Status.NodeInfo = corev1.NodeSystemInfo{
 		OperatingSystem:         "linux",
 		Architecture:            "amd64",
-		KubeletVersion:          "v1.37.2-pgo-local",
+		KubeletVersion:          controlplane.KubernetesVersion + "-pgo-local",
 		ContainerRuntimeVersion: "pgo-local://1",
 	}
 }

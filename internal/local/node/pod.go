@@ -232,7 +232,7 @@ func (p *podRuntime) runInit(c *containerRuntime) bool {
 			p.notify()
 			return false
 		}
-		if !p.sleep(backoff) {
+		if !sleepCtx(p.ctx, backoff) {
 			return false
 		}
 		backoff = min(backoff*2, backoffMax)
@@ -274,22 +274,13 @@ func (p *podRuntime) supervise(c *containerRuntime) {
 		}
 		p.mu.Unlock()
 		p.notify()
-		if !p.sleep(backoff) {
+		if !sleepCtx(p.ctx, backoff) {
 			return
 		}
 		backoff = min(backoff*2, backoffMax)
 		p.mu.Lock()
 		c.restarts++
 		p.mu.Unlock()
-	}
-}
-
-func (p *podRuntime) sleep(d time.Duration) bool {
-	select {
-	case <-p.ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
 	}
 }
 
@@ -461,7 +452,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 		return execIn(ctx, proc.pid(), c.cred, c.env, argv)
 	}}
 	if sp := c.spec.StartupProbe; sp != nil {
-		if !p.sleepCtx(ctx, time.Duration(sp.InitialDelaySeconds)*time.Second) {
+		if !sleepCtx(ctx, time.Duration(sp.InitialDelaySeconds)*time.Second) {
 			return
 		}
 		var st probeState
@@ -477,7 +468,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 				p.restart(c)
 				return
 			}
-			if c.started || !p.sleepCtx(ctx, probePeriod(sp)) {
+			if c.started || !sleepCtx(ctx, probePeriod(sp)) {
 				break
 			}
 		}
@@ -487,7 +478,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 	}
 	if rp := c.spec.ReadinessProbe; rp != nil {
 		go func() {
-			if !p.sleepCtx(ctx, time.Duration(rp.InitialDelaySeconds)*time.Second) {
+			if !sleepCtx(ctx, time.Duration(rp.InitialDelaySeconds)*time.Second) {
 				return
 			}
 			var st probeState
@@ -502,7 +493,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 					}
 					p.setReady(c, v > 0)
 				}
-				if !p.sleepCtx(ctx, probePeriod(rp)) {
+				if !sleepCtx(ctx, probePeriod(rp)) {
 					return
 				}
 			}
@@ -511,7 +502,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 		p.setReady(c, true)
 	}
 	if lp := c.spec.LivenessProbe; lp != nil {
-		if !p.sleepCtx(ctx, time.Duration(lp.InitialDelaySeconds)*time.Second) {
+		if !sleepCtx(ctx, time.Duration(lp.InitialDelaySeconds)*time.Second) {
 			return
 		}
 		var st probeState
@@ -525,14 +516,16 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 				p.restart(c)
 				return
 			}
-			if !p.sleepCtx(ctx, probePeriod(lp)) {
+			if !sleepCtx(ctx, probePeriod(lp)) {
 				return
 			}
 		}
 	}
 }
 
-func (p *podRuntime) sleepCtx(ctx context.Context, d time.Duration) bool {
+// sleepCtx waits for d, or less when ctx ends; it reports whether ctx is
+// still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

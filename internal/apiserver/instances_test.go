@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/instance"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
@@ -167,12 +168,12 @@ func TestInstanceOperations(t *testing.T) {
 			}
 		})
 	}
-	holder := func() string {
+	leader := func() string {
 		l := &coordinationv1.Lease{}
 		if err := h.c.Get(ctx, objectKey("ha", naming.LeaderLease("hippo")), l); err != nil {
 			return ""
 		}
-		return leaseHolder(l, time.Now())
+		return dcs.LeaderInstance(l, time.Now())
 	}
 	waitFor := func(what string, timeout time.Duration, cond func() bool) {
 		t.Helper()
@@ -206,7 +207,7 @@ func TestInstanceOperations(t *testing.T) {
 	}
 
 	start("hippo-aaaa", 0)
-	waitFor("hippo-aaaa to lead", 90*time.Second, func() bool { return holder() == "hippo-aaaa-0" })
+	waitFor("hippo-aaaa to lead", 90*time.Second, func() bool { return leader() == "hippo-aaaa" })
 	start("hippo-bbbb", 1)
 	setStatus("hippo-aaaa")
 	waitFor("both instances to answer TestCluster", 120*time.Second, func() bool {
@@ -244,8 +245,8 @@ func TestInstanceOperations(t *testing.T) {
 		t.Logf("failover: %d %s", a.code, a.body)
 		return false
 	})
-	if holder() != "hippo-bbbb-0" || !strings.Contains(failed.Message, "hippo-bbbb") || failed.WorkflowID == "" {
-		t.Errorf("after the switchover: holder %q, answer %+v", holder(), failed)
+	if leader() != "hippo-bbbb" || !strings.Contains(failed.Message, "hippo-bbbb") || failed.WorkflowID == "" {
+		t.Errorf("after the switchover: leader %q, answer %+v", leader(), failed)
 	}
 	setStatus("hippo-bbbb")
 	var w pgoapi.Workflow

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/specs"
@@ -31,9 +32,7 @@ import (
 const AnnotationRestartedAt = "pgo.dev/restarted-at"
 
 // primaryOf is the instance holding the leader lock, else the one the
-// status names. The lock names the member, which is the instance's pod
-// (an instance "hippo-abcd" runs as pod "hippo-abcd-0"): the pod's instance
-// label maps one to the other.
+// status names.
 func (s *Server) primaryOf(ctx context.Context, c *pgov1.PGCluster) (string, error) {
 	lease := &coordinationv1.Lease{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.LeaderLease(c.Name)}, lease)
@@ -43,40 +42,7 @@ func (s *Server) primaryOf(ctx context.Context, c *pgov1.PGCluster) (string, err
 	if err != nil {
 		return "", fmt.Errorf("reading the leader lock of cluster %s: %w", c.Name, err)
 	}
-	holder := leaseHolder(lease, s.Now())
-	if holder == "" {
-		return "", nil
-	}
-	pod := &corev1.Pod{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: holder}, pod); err == nil {
-		if inst := pod.Labels[naming.LabelInstance]; inst != "" {
-			return inst, nil
-		}
-	}
-	return holder, nil
-}
-
-// memberName is how the instance managers name an instance: its pod's name.
-func memberName(pods map[string]*corev1.Pod, instance string) string {
-	if p := pods[instance]; p != nil {
-		return p.Name
-	}
-	return naming.PodOfInstance(instance)
-}
-
-// leaseHolder is the holder of an unexpired lease.
-func leaseHolder(l *coordinationv1.Lease, now time.Time) string {
-	if l.Spec.HolderIdentity == nil || l.Spec.RenewTime == nil {
-		return ""
-	}
-	ttl := 30 * time.Second
-	if l.Spec.LeaseDurationSeconds != nil {
-		ttl = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
-	}
-	if now.After(l.Spec.RenewTime.Add(ttl)) {
-		return ""
-	}
-	return *l.Spec.HolderIdentity
+	return dcs.LeaderInstance(lease, s.Now()), nil
 }
 
 // instancePods are a cluster's database pods by instance.
@@ -219,12 +185,12 @@ func (s *Server) failover(ctx context.Context, r *request) (any, error) {
 	var msg string
 	candidate := ""
 	if req.Target != "" {
-		candidate = memberName(pods, req.Target)
+		candidate = naming.PodOfInstance(req.Target)
 	}
 	if req.Force {
 		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], "/failover", map[string]string{"candidate": candidate})
 	} else {
-		code, msg, err = s.instanceAPI(ctx, c, pods[primary], "/switchover", map[string]string{"leader": memberName(pods, primary), "candidate": candidate})
+		code, msg, err = s.instanceAPI(ctx, c, pods[primary], "/switchover", map[string]string{"leader": naming.PodOfInstance(primary), "candidate": candidate})
 	}
 	if err != nil {
 		return nil, err

@@ -30,20 +30,9 @@ type observed struct {
 	now           time.Time
 }
 
-// leader is the instance holding the leader lock, by the lease (whose
-// holder is the instance's pod).
+// leader is the instance holding the leader lock.
 func leader(lease *coordinationv1.Lease, now time.Time) string {
-	if lease == nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || lease.Spec.RenewTime == nil {
-		return ""
-	}
-	ttl := 30 * time.Second
-	if lease.Spec.LeaseDurationSeconds != nil {
-		ttl = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
-	}
-	if now.After(lease.Spec.RenewTime.Add(ttl)) {
-		return ""
-	}
-	return naming.InstanceOfPod(*lease.Spec.HolderIdentity)
+	return dcs.LeaderInstance(lease, now)
 }
 
 func podReady(pod *corev1.Pod) bool {

@@ -97,6 +97,24 @@ func (k *Kubernetes) noteLease(lease *coordinationv1.Lease, seenAt time.Time) {
 	}
 }
 
+// LeaderInstance is the instance holding a cluster's leader lock as a
+// reader outside the cluster sees it: the holder of the lease, when its
+// renewal has not expired, mapped from its pod name to the instance. It is
+// "" when no one holds the lock.
+func LeaderInstance(lease *coordinationv1.Lease, now time.Time) string {
+	if lease == nil || holder(lease) == "" || lease.Spec.RenewTime == nil {
+		return ""
+	}
+	ttl := 30 * time.Second
+	if lease.Spec.LeaseDurationSeconds != nil {
+		ttl = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+	}
+	if now.After(lease.Spec.RenewTime.Add(ttl)) {
+		return ""
+	}
+	return naming.InstanceOfPod(holder(lease))
+}
+
 func holder(lease *coordinationv1.Lease) string {
 	if lease == nil || lease.Spec.HolderIdentity == nil {
 		return ""

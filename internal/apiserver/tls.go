@@ -2,17 +2,11 @@ package apiserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"slices"
 	"time"
 
@@ -141,7 +135,7 @@ func issueTLSData(ca *pki.Pair, names []string, now time.Time) (map[string][]byt
 		}
 		ca = &pair
 	}
-	leaf, err := issueServer(*ca, names, now)
+	leaf, err := pki.IssueServer(*ca, pgoapi.ServiceName, names, now)
 	if err != nil {
 		return nil, fmt.Errorf("issuing the apiserver's certificate: %w", err)
 	}
@@ -149,67 +143,4 @@ func issueTLSData(ca *pki.Pair, names []string, now time.Time) (map[string][]byt
 		corev1.TLSCertKey: leaf.Cert, corev1.TLSPrivateKeyKey: leaf.Key,
 		naming.KeyCACert: ca.Cert, keyCAKey: ca.Key,
 	}, nil
-}
-
-// issueServer issues a server certificate for DNS names and IP addresses
-// (package pki names DNS names only; clients reach the apiserver by IP too).
-func issueServer(ca pki.Pair, names []string, now time.Time) (pki.Pair, error) {
-	caBlock, _ := pem.Decode(ca.Cert)
-	keyBlock, _ := pem.Decode(ca.Key)
-	if caBlock == nil || keyBlock == nil {
-		return pki.Pair{}, errors.New("the CA is not PEM")
-	}
-	caCert, err := x509.ParseCertificate(caBlock.Bytes)
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	caKey, err := parseKey(keyBlock.Bytes)
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: pgoapi.ServiceName},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(pki.LeafValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	return pki.Pair{
-		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}, nil
-}
-
-func parseKey(der []byte) (any, error) {
-	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	return nil, errors.New("the CA key is neither PKCS #8 nor an EC private key")
 }

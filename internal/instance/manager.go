@@ -393,7 +393,7 @@ func (m *Manager) writeConfig(standby bool, upstream string) error {
 	}
 	m.hbaMethod = dyn.PostgreSQL.PasswordMethod
 	m.mu.Unlock()
-	return m.pg.WriteConfig(s, postgres.HBAWithMethod(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PasswordMethod, dyn.PostgreSQL.PgHBA))
+	return m.pg.WriteConfig(s, postgres.HBA(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PasswordMethod, dyn.PostgreSQL.PgHBA))
 }
 
 func (m *Manager) connInfo(member ha.Member, user, database string) string {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -41,16 +42,24 @@ func NewCA(now time.Time) (Pair, error) {
 	return issue(tmpl, nil, nil)
 }
 
-// IssueServer issues a server certificate for dnsNames from ca.
-func IssueServer(ca Pair, commonName string, dnsNames []string, now time.Time) (Pair, error) {
-	return issueLeaf(ca, &x509.Certificate{
+// IssueServer issues a server certificate from ca for names: DNS names,
+// and IP addresses for the names that are addresses.
+func IssueServer(ca Pair, commonName string, names []string, now time.Time) (Pair, error) {
+	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: commonName},
-		DNSNames:    dnsNames,
 		NotBefore:   now.Add(-time.Hour),
 		NotAfter:    now.Add(LeafValidity),
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	})
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	return issueLeaf(ca, tmpl)
 }
 
 // IssueClient issues a client certificate for a database user from ca.

@@ -13,12 +13,14 @@ func TestIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := IssueServer(ca, "hippo", []string{"hippo", "hippo.app.svc"}, now)
+	server, err := IssueServer(ca, "hippo", []string{"hippo", "hippo.app.svc", "127.0.0.1"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(ca.Cert, server.Cert, "hippo.app.svc", x509.ExtKeyUsageServerAuth, now); err != nil {
-		t.Errorf("server certificate: %v", err)
+	for _, name := range []string{"hippo.app.svc", "127.0.0.1"} {
+		if err := Verify(ca.Cert, server.Cert, name, x509.ExtKeyUsageServerAuth, now); err != nil {
+			t.Errorf("server certificate for %s: %v", name, err)
+		}
 	}
 	if err := Verify(ca.Cert, server.Cert, "other.app.svc", x509.ExtKeyUsageServerAuth, now); err == nil {
 		t.Error("the server certificate is valid for a name it was not issued for")

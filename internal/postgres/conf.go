@@ -144,17 +144,12 @@ func ParseSynchronousStandbyNames(value string) []string {
 	return names
 }
 
-// HBA renders pg_hba.conf: password (SCRAM) authentication everywhere, over
-// TLS only when tlsOnly, with the user's rules before the catch-all ones.
-func HBA(tlsOnly bool, rules []string) string {
-	return HBAWithMethod(tlsOnly, PasswordSCRAM, rules)
-}
-
-// HBAWithMethod is HBA with the catch-all rule's method: PasswordSCRAM, or
-// PasswordMD5 when some user has an md5 password (PostgreSQL's md5 method
-// still does SCRAM for roles with SCRAM verifiers). Anything else is
-// PasswordSCRAM.
-func HBAWithMethod(tlsOnly bool, method string, rules []string) string {
+// HBA renders pg_hba.conf: password authentication everywhere, over TLS
+// only when tlsOnly, with the user's rules before the catch-all ones. The
+// catch-all rule's method is PasswordSCRAM, or PasswordMD5 when some user
+// has an md5 password (PostgreSQL's md5 method still does SCRAM for roles
+// with SCRAM verifiers); anything else is PasswordSCRAM.
+func HBA(tlsOnly bool, method string, rules []string) string {
 	if method != PasswordMD5 {
 		method = PasswordSCRAM
 	}

@@ -48,7 +48,7 @@ func TestSynchronousStandbyNamesRoundTrip(t *testing.T) {
 }
 
 func TestHBA(t *testing.T) {
-	hba := HBA(true, []string{"hostssl app reporting 10.0.0.0/8 scram-sha-256"})
+	hba := HBA(true, PasswordSCRAM, []string{"hostssl app reporting 10.0.0.0/8 scram-sha-256"})
 	want := "# Written by the pgo instance manager: changes here are overwritten.\n" +
 		"local all all scram-sha-256\n" +
 		"hostssl replication replicator all scram-sha-256\n" +

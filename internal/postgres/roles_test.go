@@ -144,14 +144,14 @@ func TestPlanGrants(t *testing.T) {
 	}
 }
 
-func TestHBAWithMethod(t *testing.T) {
+func TestHBAMethod(t *testing.T) {
 	for method, last := range map[string]string{
 		"":            "host all all all scram-sha-256\n",
 		PasswordSCRAM: "host all all all scram-sha-256\n",
 		PasswordMD5:   "host all all all md5\n",
 		"trust":       "host all all all scram-sha-256\n",
 	} {
-		hba := HBAWithMethod(false, method, nil)
+		hba := HBA(false, method, nil)
 		if !strings.HasSuffix(hba, last) || !strings.Contains(hba, "local all all scram-sha-256\n") {
 			t.Errorf("method %q:\n%s", method, hba)
 		}

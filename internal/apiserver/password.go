@@ -8,11 +8,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/postgres"
 )
 
 // pgo user passwords are stored hashed with PBKDF2-HMAC-SHA256 and a random
@@ -77,25 +77,15 @@ func credentialMAC(key []byte, user, password string) []byte {
 	return m.Sum(nil)
 }
 
-const passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
 // DefaultPasswordLength of generated passwords.
-const DefaultPasswordLength = 24
+const DefaultPasswordLength = postgres.PasswordLength
 
-// newPassword generates a password of n characters that needs no quoting
-// in a shell, a URI or a connection string.
+// newPassword generates a password of n characters (DefaultPasswordLength
+// when n <= 0) that needs no quoting in a shell, a URI or a connection
+// string.
 func newPassword(n int) (string, error) {
 	if n <= 0 {
 		n = DefaultPasswordLength
 	}
-	var b strings.Builder
-	max := big.NewInt(int64(len(passwordAlphabet)))
-	for range n {
-		i, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			return "", fmt.Errorf("generating a password: %w", err)
-		}
-		b.WriteByte(passwordAlphabet[i.Int64()])
-	}
-	return b.String(), nil
+	return postgres.NewPasswordOfLength(n)
 }

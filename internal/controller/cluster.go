@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +35,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pki"
+	"pgo.dev/pgo/internal/postgres"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -445,7 +445,7 @@ func (r *ClusterReconciler) secrets(ctx context.Context, a applier, c *pgov1.PGC
 			}
 			continue
 		}
-		password, err := newPassword()
+		password, err := postgres.NewPassword()
 		if err != nil {
 			return err
 		}
@@ -523,14 +523,6 @@ func (r *ClusterReconciler) rootCA(ctx context.Context, namespace string) (pki.P
 		return pki.Pair{}, fmt.Errorf("creating the root CA: %w", err)
 	}
 	return ca, nil
-}
-
-func newPassword() (string, error) {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return strings.NewReplacer("+", "x", "/", "y").Replace(base64.StdEncoding.EncodeToString(b)), nil
 }
 
 // clusterObjects applies the cluster's ConfigMap, RBAC and Services.

@@ -42,12 +42,16 @@ const (
 
 // NewPassword is a random password of PasswordLength letters and digits,
 // from crypto/rand.
-func NewPassword() (string, error) {
-	out := make([]byte, PasswordLength)
+func NewPassword() (string, error) { return NewPasswordOfLength(PasswordLength) }
+
+// NewPasswordOfLength is a random password of n letters and digits, from
+// crypto/rand.
+func NewPasswordOfLength(n int) (string, error) {
+	out := make([]byte, n)
 	// Rejection sampling keeps every character equally likely: bytes at or
 	// above the largest multiple of the alphabet's size are drawn again.
 	limit := byte(256 - 256%len(passwordAlphabet))
-	buf := make([]byte, 2*PasswordLength)
+	buf := make([]byte, 2*n)
 	for n := 0; n < len(out); {
 		if _, err := rand.Read(buf); err != nil {
 			return "", fmt.Errorf("generating a password: %w", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -172,34 +173,31 @@ func (c *component) exited() error {
 // proxy and DNS read pods directly.
 func startControllers(assets, dir, kubeconfig, rootCA, saKey string) ([]*component, error) {
 	logs := filepath.Join(dir, "logs")
-	kcm, err := startComponent("kube-controller-manager", filepath.Join(logs, "kube-controller-manager.log"),
-		filepath.Join(assets, "kube-controller-manager"),
-		"--kubeconfig="+kubeconfig,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
+	// Both read the API as admin, serve no port and run alone.
+	common := []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
-		"--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller",
-		"--root-ca-file="+rootCA,
-		"--service-account-private-key-file="+saKey,
-		"--use-service-account-credentials=false",
-		"--node-monitor-grace-period=20s",
-		"--concurrent-statefulset-syncs=10",
 		"--v=1",
+	}
+	kcm, err := startComponent("kube-controller-manager", filepath.Join(logs, "kube-controller-manager.log"),
+		slices.Concat([]string{filepath.Join(assets, "kube-controller-manager")}, common, []string{
+			"--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller",
+			"--root-ca-file=" + rootCA,
+			"--service-account-private-key-file=" + saKey,
+			"--use-service-account-credentials=false",
+			"--node-monitor-grace-period=20s",
+			"--concurrent-statefulset-syncs=10",
+		})...,
 	)
 	if err != nil {
 		return nil, err
 	}
 	sched, err := startComponent("kube-scheduler", filepath.Join(logs, "kube-scheduler.log"),
-		filepath.Join(assets, "kube-scheduler"),
-		"--kubeconfig="+kubeconfig,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port=0",
-		"--v=1",
+		slices.Concat([]string{filepath.Join(assets, "kube-scheduler")}, common)...,
 	)
 	if err != nil {
 		kcm.stop(5 * time.Second)

@@ -154,11 +154,7 @@ func (z zone) service(q dnsmessage.Question, svc *corev1.Service, pods []*corev1
 			found.answers = append(found.answers, z.addresses(q, ep.IP)...)
 		}
 	default:
-		ips := svc.Spec.ClusterIPs
-		if len(ips) == 0 && svc.Spec.ClusterIP != "" {
-			ips = []string{svc.Spec.ClusterIP}
-		}
-		for _, ip := range ips {
+		for _, ip := range endpoints.ClusterIPs(svc) {
 			found.answers = append(found.answers, z.addresses(q, ip)...)
 		}
 	}
@@ -189,7 +185,7 @@ func (z zone) srv(svc *corev1.Service, pods []*corev1.Pod, match func(corev1.Ser
 			answers = append(answers, z.srvRecord(owner(p), base, p.Port))
 			if !seen[base] {
 				seen[base] = true
-				for _, ip := range svc.Spec.ClusterIPs {
+				for _, ip := range endpoints.ClusterIPs(svc) {
 					additionals = append(additionals, z.addresses(dnsmessage.Question{Name: mustName(base), Type: dnsmessage.TypeA}, ip)...)
 				}
 			}

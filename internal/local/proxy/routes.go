@@ -76,12 +76,8 @@ func clusterIPs(svc *corev1.Service) []string {
 	if svc.Spec.Type == corev1.ServiceTypeExternalName || endpoints.IsHeadless(svc) {
 		return nil
 	}
-	all := svc.Spec.ClusterIPs
-	if len(all) == 0 && svc.Spec.ClusterIP != "" {
-		all = []string{svc.Spec.ClusterIP}
-	}
 	var out []string
-	for _, s := range all {
+	for _, s := range endpoints.ClusterIPs(svc) {
 		if ip, err := netip.ParseAddr(s); err == nil && ip.IsLoopback() {
 			out = append(out, ip.String())
 		}

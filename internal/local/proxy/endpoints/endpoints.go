@@ -124,3 +124,12 @@ func TargetPort(port corev1.ServicePort, pod *corev1.Pod) (target int32, ok bool
 		return port.Port, true
 	}
 }
+
+// ClusterIPs are a Service's cluster IPs: spec.clusterIPs, or
+// spec.clusterIP alone when an older client left the list empty.
+func ClusterIPs(svc *corev1.Service) []string {
+	if len(svc.Spec.ClusterIPs) == 0 && svc.Spec.ClusterIP != "" {
+		return []string{svc.Spec.ClusterIP}
+	}
+	return svc.Spec.ClusterIPs
+}

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
@@ -67,6 +68,10 @@ type Config struct {
 	// DNSServer is the nameserver in every pod's resolv.conf; the host's
 	// resolv.conf stays when empty.
 	DNSServer string
+	// StatusResync is how often the node compares its pods' statuses with
+	// the API's and writes its own again where they differ:
+	// DefaultStatusResync when zero, never when negative.
+	StatusResync time.Duration
 	// Logf receives the node's log lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -77,12 +82,15 @@ type Node struct {
 	self   string
 	client kubernetes.Interface
 
-	mu       sync.Mutex
-	pods     map[types.UID]*podRuntime
-	byName   map[string]*podRuntime
-	notifyFn func(*corev1.Pod)
-	secrets  corev1listers.SecretLister
-	cms      corev1listers.ConfigMapLister
+	mu        sync.Mutex
+	pods      map[types.UID]*podRuntime
+	byName    map[string]*podRuntime
+	notifyFn  func(*corev1.Pod)
+	secrets   corev1listers.SecretLister
+	cms       corev1listers.ConfigMapLister
+	podLister corev1listers.PodLister
+	// rewrites counts the statuses the resync wrote again.
+	rewrites atomic.Int64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -163,11 +171,22 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := vk.Run(runCtx); err != nil && runCtx.Err() == nil {
 			n.logf("stopped: %v", err)
 		}
+	})
+	resync := n.cfg.StatusResync
+	if resync == 0 {
+		resync = DefaultStatusResync
+	}
+	if resync > 0 {
+		wg.Go(func() { n.resyncStatuses(runCtx, resync) })
+	}
+	go func() {
+		wg.Wait()
+		close(done)
 	}()
 	n.mu.Lock()
 	n.cancel, n.done = cancel, done
@@ -274,7 +293,7 @@ func (n *Node) Stop(grace time.Duration) {
 
 func (n *Node) newProvider(cfg nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 	n.mu.Lock()
-	n.secrets, n.cms = cfg.Secrets, cfg.ConfigMaps
+	n.secrets, n.cms, n.podLister = cfg.Secrets, cfg.ConfigMaps, cfg.Pods
 	n.mu.Unlock()
 	return &provider{n}, nil, nil
 }
@@ -295,12 +314,14 @@ func (n *Node) configMap(namespace, name string) (*corev1.ConfigMap, error) {
 	return n.client.CoreV1().ConfigMaps(namespace).Get(context.Background(), name, metav1.GetOptions{})
 }
 
-func (n *Node) notify(pod *corev1.Pod) {
+// notify hands a status of rt to the pod controller, while rt is one of the
+// node's running pods (a stopped node reports nothing).
+func (n *Node) notify(rt *podRuntime, pod *corev1.Pod) {
 	n.mu.Lock()
 	fn := n.notifyFn
-	current := n.pods[pod.UID]
+	current := n.pods[pod.UID] == rt
 	n.mu.Unlock()
-	if fn != nil && current != nil {
+	if fn != nil && current {
 		fn(pod)
 	}
 }

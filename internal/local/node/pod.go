@@ -52,6 +52,17 @@ type podRuntime struct {
 	stopping                      bool
 	// grace is how long stopping processes get after SIGTERM.
 	grace time.Duration
+	// conditions are the pod conditions last reported, so that a
+	// condition's LastTransitionTime moves only when its status does.
+	conditions map[corev1.PodConditionType]corev1.PodCondition
+
+	// changed wakes the status sender (see sendStatus); statusSent is
+	// closed when it has stopped.
+	changed    chan struct{}
+	statusSent chan struct{}
+	// sending is held while a status is taken and handed over, so that
+	// statuses leave in the order they were taken.
+	sending sync.Mutex
 }
 
 // containerRuntime is one container of a running pod.
@@ -82,6 +93,10 @@ func (n *Node) newPodRuntime(pod *corev1.Pod, ip string) *podRuntime {
 		pod:       pod.DeepCopy(),
 		startTime: metav1.Now(),
 		grace:     30 * time.Second,
+
+		conditions: map[corev1.PodConditionType]corev1.PodCondition{},
+		changed:    make(chan struct{}, 1),
+		statusSent: make(chan struct{}),
 	}
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
 		p.grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
@@ -94,6 +109,7 @@ func (n *Node) newPodRuntime(pod *corev1.Pod, ip string) *podRuntime {
 		p.containers = append(p.containers, &containerRuntime{spec: c, kill: make(chan struct{}, 1),
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}})
 	}
+	go p.sendStatus()
 	return p
 }
 
@@ -609,9 +625,35 @@ func (p *podRuntime) stopAll() {
 	wg.Wait()
 }
 
-// notify sends the pod's status to the API (through the pod controller).
+// notify tells the status sender that the pod's status changed. It never
+// blocks: changes that come while a status is on its way are sent
+// together, in the next one.
 func (p *podRuntime) notify() {
-	p.node.notify(p.snapshot())
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// sendStatus hands the pod's status to the pod controller, which writes it
+// to the API, until the pod has stopped (the pod's last status is sent by
+// DeletePod). It is the only sender of the pod's statuses, and it takes each
+// status when it sends it: several goroutines that each took a snapshot and
+// then sent it could deliver an older snapshot after a newer one, and the
+// API would keep the older status for good (a container that turned ready
+// at the same moment as another stayed not ready).
+func (p *podRuntime) sendStatus() {
+	defer close(p.statusSent)
+	for {
+		select {
+		case <-p.changed:
+		case <-p.done:
+			return
+		}
+		p.sending.Lock()
+		p.node.notify(p, p.snapshot())
+		p.sending.Unlock()
+	}
 }
 
 // snapshot is the pod as the API should see it now.
@@ -634,18 +676,16 @@ func (p *podRuntime) statusLocked() corev1.PodStatus {
 		StartTime: &p.startTime,
 		QOSClass:  old.QOSClass,
 	}
-	now := metav1.Now()
 	cond := func(t corev1.PodConditionType, ok bool, reason string) {
 		s := corev1.ConditionFalse
 		if ok {
 			s, reason = corev1.ConditionTrue, ""
 		}
-		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now}
-		for _, o := range old.Conditions {
-			if o.Type == t && o.Status == s {
-				c.LastTransitionTime = o.LastTransitionTime
-			}
+		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: transitionTime()}
+		if o, seen := p.conditions[t]; seen && o.Status == s {
+			c.LastTransitionTime = o.LastTransitionTime
 		}
+		p.conditions[t] = c
 		st.Conditions = append(st.Conditions, c)
 	}
 	allReady, running, terminated := true, 0, 0
@@ -688,6 +728,9 @@ func (p *podRuntime) statusLocked() corev1.PodStatus {
 	cond(corev1.PodScheduled, true, "")
 	return st
 }
+
+// transitionTime is now, to the second, as the API keeps it.
+func transitionTime() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
 
 func (p *podRuntime) containerStatus(c *containerRuntime) corev1.ContainerStatus {
 	started := c.started && c.state.Running != nil

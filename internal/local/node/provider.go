@@ -96,6 +96,8 @@ func (p *provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 	rt.stop(grace)
 	go func() {
 		<-rt.done
+		// The pod's last status goes after every earlier one.
+		<-rt.statusSent
 		final := rt.snapshot()
 		n.mu.Lock()
 		if n.pods[pod.UID] == rt {

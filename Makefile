@@ -60,6 +60,10 @@ test-unit: ## Run the unit tests only (no servers)
 bench-failover: deps kube ## Failover times (median, max of 5) and commits lost in synchronous mode
 	go test -run '^$$' -bench 'Failover|SyncWritesLost' -benchtime 5x -timeout 60m ./internal/instance/
 
+.PHONY: bench-create
+bench-create: deps kube ## Create a cluster with one replica 10 times in the local environment: median and max of each phase
+	go test -run '^$$' -bench CreateCluster -benchtime 10x -timeout 60m ./internal/local/e2e/
+
 .PHONY: bench-controller
 bench-controller: kube ## Reconcile 500 PGClusters in a real API server: time, peak heap, reconciles per minute when steady
 	go test -run '^$$' -bench Reconcile500Clusters -benchtime 1x -timeout 60m ./internal/controller/

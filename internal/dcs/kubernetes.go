@@ -44,6 +44,9 @@ type Kubernetes struct {
 	changes    chan struct{}
 	dynamic    DynamicConfig
 	labelled   string
+	// members are the role, state and running of each member as its pod
+	// last showed them (see noteMember).
+	members map[string]string
 }
 
 func (k *Kubernetes) now() time.Time {
@@ -53,8 +56,8 @@ func (k *Kubernetes) now() time.Time {
 	return time.Now()
 }
 
-// Changes signals when the leader lock or the switchover request changed
-// (see Watch).
+// Changes signals when the leader lock, a member's role or state, or the
+// switchover request changed (see Watch).
 func (k *Kubernetes) Changes() <-chan struct{} {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -122,10 +125,15 @@ func holder(lease *coordinationv1.Lease) string {
 	return *lease.Spec.HolderIdentity
 }
 
-// Watch follows the leader lock and the switchover requests until ctx ends,
-// so that a released or taken lock, or a request, is noticed at once rather
-// than at the next run of the loop.
+// Watch follows the leader lock, the members' states and the switchover
+// requests until ctx ends, so that a released or taken lock, a leader that
+// starts running, or a request, is noticed at once rather than at the next
+// run of the loop.
 func (k *Kubernetes) Watch(ctx context.Context) {
+	go k.watch(ctx, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		opts.LabelSelector = naming.LabelCluster + "=" + k.Cluster
+		return k.Client.CoreV1().Pods(k.Namespace).Watch(ctx, opts)
+	}, k.noteMember)
 	go k.watch(ctx, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", naming.LeaderLease(k.Cluster)).String()
 		return k.Client.CoordinationV1().Leases(k.Namespace).Watch(ctx, opts)
@@ -160,6 +168,37 @@ func (k *Kubernetes) watch(ctx context.Context, start func(context.Context, meta
 		}
 		w.Stop()
 	}
+}
+
+// noteMember wakes the loop when a member's role, state or running
+// changes: a new leader that has finished its bootstrap and runs, say, so
+// that a member waiting to clone from it starts at once rather than a
+// loop_wait later. A new WAL position alone, which every member publishes
+// every loop, wakes no one.
+func (k *Kubernetes) noteMember(ev watch.Event) {
+	pod, ok := ev.Object.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	summary := ""
+	var st MemberStatus
+	if raw := pod.Annotations[naming.AnnotationStatus]; ev.Type != watch.Deleted && raw != "" && json.Unmarshal([]byte(raw), &st) == nil {
+		summary = fmt.Sprintf("%s/%s/%t", st.Role, st.State, st.Running)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.members[pod.Name] == summary {
+		return
+	}
+	if k.members == nil {
+		k.members = map[string]string{}
+	}
+	if summary == "" {
+		delete(k.members, pod.Name)
+	} else {
+		k.members[pod.Name] = summary
+	}
+	k.notifyLocked()
 }
 
 func (k *Kubernetes) notify() {

@@ -237,3 +237,68 @@ func TestParseDynamicConfig(t *testing.T) {
 		t.Error("broken JSON was accepted")
 	}
 }
+
+// TestWatchWakesOnMemberChanges: a member's loop wakes when another
+// member's role, state or running changes (a leader that starts running
+// after its bootstrap, so that a replica clones from it at once), and not
+// when only its WAL position moved, which every member publishes every loop.
+func TestWatchWakesOnMemberChanges(t *testing.T) {
+	env := testenv.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs := env.Clientset
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dcs"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hippo-0", "hippo-1"} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dcs", Labels: map[string]string{naming.LabelCluster: "hippo"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}}
+		if _, err := cs.CoreV1().Pods("dcs").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
+	leader := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
+	go replica.Watch(ctx)
+	changes := replica.Changes()
+	woken := func(within time.Duration) bool {
+		select {
+		case <-changes:
+			return true
+		case <-time.After(within):
+			return false
+		}
+	}
+	publish := func(st dcs.MemberStatus) {
+		t.Helper()
+		if err := leader.PublishMember(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Until the watch runs, publish and wait; then start from quiet.
+	states := []string{"starting", "stopped"}
+	for i, started := 0, time.Now(); !woken(200 * time.Millisecond); i++ {
+		if time.Since(started) > 10*time.Second {
+			t.Fatal("in 10 s of changing states, the watch never woke the loop")
+		}
+		publish(dcs.MemberStatus{Role: ha.RolePrimary, State: states[i%2]})
+	}
+	for woken(500 * time.Millisecond) {
+	}
+
+	publish(dcs.MemberStatus{Role: ha.RolePrimary, State: "running", Running: true, WAL: 100})
+	if !woken(5 * time.Second) {
+		t.Error("the leader started running and the loop was not woken")
+	}
+	publish(dcs.MemberStatus{Role: ha.RolePrimary, State: "running", Running: true, WAL: 200})
+	if woken(time.Second) {
+		t.Error("a new WAL position alone woke the loop")
+	}
+	if err := cs.CoreV1().Pods("dcs").Delete(ctx, "hippo-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !woken(5 * time.Second) {
+		t.Error("a member's pod was deleted and the loop was not woken")
+	}
+}

@@ -162,10 +162,15 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		{Name: "postgres", ContainerPort: c.Spec.Port, Protocol: corev1.ProtocolTCP},
 		{Name: "api", ContainerPort: naming.APIPort, Protocol: corev1.ProtocolTCP},
 	}
-	probe := func(path string, failures int32) *corev1.Probe {
+	// Readiness is probed every 2 s, so that a member is in its Service
+	// within seconds of PostgreSQL taking connections (a new cluster is
+	// ready in seconds, not at the next 10 s tick), and leaves it after
+	// 10 s of failed probes; liveness keeps Patroni's 10 s period and a
+	// minute of tolerance.
+	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(naming.APIPort)}},
-			PeriodSeconds:    10,
+			PeriodSeconds:    period,
 			TimeoutSeconds:   5,
 			FailureThreshold: failures,
 		}
@@ -201,8 +206,8 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 			Ports:           ports,
 			Resources:       resources,
 			VolumeMounts:    mounts,
-			ReadinessProbe:  probe("/readiness", 3),
-			LivenessProbe:   probe("/liveness", 6),
+			ReadinessProbe:  probe("/readiness", 2, 5),
+			LivenessProbe:   probe("/liveness", 10, 6),
 			SecurityContext: containerSecurity,
 		}},
 		Volumes:     volumes,

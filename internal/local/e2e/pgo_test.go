@@ -21,11 +21,11 @@ import (
 // pgoCLI runs the pgo client against the environment's apiserver as its
 // bootstrap admin.
 type pgoCLI struct {
-	t   *testing.T
+	t   testing.TB
 	env []string
 }
 
-func newPGO(t *testing.T, ctx context.Context) *pgoCLI {
+func newPGO(t testing.TB, ctx context.Context) *pgoCLI {
 	t.Helper()
 	access, err := env.ForwardAPIServer(ctx, 0)
 	if err != nil {

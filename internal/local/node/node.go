@@ -34,8 +34,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 
 	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/pki"
@@ -91,6 +94,9 @@ type Node struct {
 	podLister corev1listers.PodLister
 	// rewrites counts the statuses the resync wrote again.
 	rewrites atomic.Int64
+	// events records Kubernetes Events as the node's kubelet (probe
+	// failures, restarts), and the pod controller's own.
+	events record.EventRecorder
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -149,9 +155,16 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
+	runCtx, cancel := context.WithCancel(context.Background())
+	events := record.NewBroadcaster(record.WithContext(runCtx))
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: n.cfg.Name})
+	n.mu.Lock()
+	n.events = recorder
+	n.mu.Unlock()
 	vk, err := nodeutil.NewNode(n.cfg.Name, n.newProvider,
 		nodeutil.WithClient(statusPatcher{n.client}),
 		func(c *nodeutil.NodeConfig) error {
+			c.EventRecorder = recorder
 			c.HTTPListenAddr = n.cfg.Address + ":" + strconv.Itoa(KubeletPort)
 			c.Handler = mux
 			c.NumWorkers = 4
@@ -167,10 +180,11 @@ func (n *Node) Start(ctx context.Context) error {
 		nodeutil.AttachProviderRoutes(mux),
 	)
 	if err != nil {
+		cancel()
 		return fmt.Errorf("configuring node %s: %w", n.cfg.Name, err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	events.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: n.client.CoreV1().Events("")})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := vk.Run(runCtx); err != nil && runCtx.Err() == nil {

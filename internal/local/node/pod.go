@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/reference"
 )
 
 // Restart back-off: a local node restarts faster than a kubelet (10 s to
@@ -290,6 +292,7 @@ func (p *podRuntime) supervise(c *containerRuntime) {
 		}
 		p.mu.Unlock()
 		p.notify()
+		p.event(c, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s", c.spec.Name)
 		if !sleepCtx(p.ctx, backoff) {
 			return
 		}
@@ -473,7 +476,11 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 		}
 		var st probeState
 		for {
-			switch st.observe(sp, pr.probe(ctx, sp) == nil) {
+			err := pr.probe(ctx, sp)
+			if err != nil && ctx.Err() == nil {
+				p.event(c, corev1.EventTypeWarning, "Unhealthy", "Startup probe failed: %v", err)
+			}
+			switch st.observe(sp, err == nil) {
 			case 1:
 				p.mu.Lock()
 				c.started = true
@@ -481,6 +488,7 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 				p.notify()
 			case -1:
 				p.log("container %s failed its startup probe; restarting it", c.spec.Name)
+				p.event(c, corev1.EventTypeNormal, "Killing", "Container %s failed startup probe, will be restarted", c.spec.Name)
 				p.restart(c)
 				return
 			}
@@ -502,6 +510,9 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 				err := pr.probe(ctx, rp)
 				if ctx.Err() != nil {
 					return
+				}
+				if err != nil {
+					p.event(c, corev1.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
 				}
 				if v := st.observe(rp, err == nil); v != 0 {
 					if v < 0 && st.failures == max(rp.FailureThreshold, 1) {
@@ -527,8 +538,12 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 			if ctx.Err() != nil {
 				return
 			}
+			if err != nil {
+				p.event(c, corev1.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
+			}
 			if st.observe(lp, err == nil) < 0 {
 				p.log("container %s failed its liveness probe (%v); restarting it", c.spec.Name, err)
+				p.event(c, corev1.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", c.spec.Name)
 				p.restart(c)
 				return
 			}
@@ -537,6 +552,21 @@ func (p *podRuntime) probe(ctx context.Context, c *containerRuntime, proc *proce
 			}
 		}
 	}
+}
+
+// event records a Kubernetes Event about container c, as a kubelet does.
+func (p *podRuntime) event(c *containerRuntime, eventType, reason, format string, args ...any) {
+	p.node.mu.Lock()
+	rec := p.node.events
+	p.node.mu.Unlock()
+	p.mu.Lock()
+	ref, err := reference.GetReference(scheme.Scheme, p.pod)
+	p.mu.Unlock()
+	if rec == nil || err != nil {
+		return
+	}
+	ref.FieldPath = fmt.Sprintf("spec.containers{%s}", c.spec.Name)
+	rec.Eventf(ref, eventType, reason, format, args...)
 }
 
 // sleepCtx waits for d, or less when ctx ends; it reports whether ctx is

@@ -37,6 +37,8 @@ func main() {
 	defer stop()
 	if err := run(ctx, *dir, *reset, *operator, *nodes, *port, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "pgo-local:", err)
+		fmt.Fprintf(os.Stderr, "Logs: %s (local nodes and services), %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), %s (containers)\n",
+			filepath.Join(*dir, "pgo-local.log"), filepath.Join(*dir, "logs"), filepath.Join(*dir, "nodes", "*", "logs"))
 		os.Exit(1)
 	}
 }

@@ -39,7 +39,7 @@ func (e *Env) ForwardAPIServer(ctx context.Context, port int) (*PGOAccess, error
 	var svc corev1.Service
 	key := types.NamespacedName{Namespace: OperatorNamespace, Name: pgoapi.ServiceName}
 	var tlsSecret, admin corev1.Secret
-	err := waitFor(ctx, 2*time.Minute, "pgo's apiserver Service, certificate and admin user", func(ctx context.Context) (bool, error) {
+	err := e.waitFor(ctx, 2*time.Minute, "pgo's apiserver Service, certificate and admin user", func(ctx context.Context) (bool, error) {
 		if err := e.Client.Get(ctx, key, &svc); err != nil {
 			return false, err
 		}

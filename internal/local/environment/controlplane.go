@@ -1,7 +1,6 @@
 package environment
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -40,30 +39,54 @@ func nodeAddress(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
 // environment: a loopback service range, no endpoint reconciler (the API
 // refuses loopback endpoints), and the ServiceAccount admission plugin, so
 // that pods get their service account tokens as on a real cluster.
-func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error) {
+// Their output goes to logs/etcd.log and logs/kube-apiserver.log, which the
+// caller closes (logs) when they have stopped.
+func newControlPlane(dir, crdDir string, port int) (_ *envtest.Environment, logs []*os.File, err error) {
+	defer func() {
+		if err != nil {
+			for _, f := range logs {
+				f.Close()
+			}
+		}
+	}()
+	logFile := func(name string) (*os.File, error) {
+		f, err := os.OpenFile(filepath.Join(dir, "logs", name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err == nil {
+			logs = append(logs, f)
+		}
+		return f, err
+	}
+	etcdLog, err := logFile("etcd.log")
+	if err != nil {
+		return nil, logs, err
+	}
+	apiLog, err := logFile("kube-apiserver.log")
+	if err != nil {
+		return nil, logs, err
+	}
 	env, err := controlplane.New(crdDir)
 	if err != nil {
-		return nil, err
+		return nil, logs, err
 	}
 	certs := filepath.Join(dir, "apiserver")
 	ca, err := reusableCA(certs)
 	if err != nil {
-		return nil, err
+		return nil, logs, err
 	}
 	if ca == nil {
 		if err := os.RemoveAll(certs); err != nil {
-			return nil, err
+			return nil, logs, err
 		}
 	}
 	if err := os.MkdirAll(certs, 0o700); err != nil {
-		return nil, err
+		return nil, logs, err
 	}
 	etcdDir := filepath.Join(dir, "etcd")
 	if err := os.MkdirAll(etcdDir, 0o700); err != nil {
-		return nil, err
+		return nil, logs, err
 	}
-	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: etcdDir, StartTimeout: time.Minute}
-	api := &envtest.APIServer{CertDir: certs, StartTimeout: 2 * time.Minute}
+	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: etcdDir, StartTimeout: time.Minute, Out: etcdLog, Err: etcdLog}
+	api := &envtest.APIServer{CertDir: certs, StartTimeout: 2 * time.Minute, Out: apiLog, Err: apiLog}
 	// The same serving certificate, CA and service account keys as last
 	// time, so that pods that come back with the environment trust the API
 	// server and keep valid tokens.
@@ -80,7 +103,7 @@ func newControlPlane(dir, crdDir string, port int) (*envtest.Environment, error)
 	args.Set("allow-privileged", "true")
 	env.ControlPlane.APIServer = api
 	env.ControlPlaneStopTimeout = 10 * time.Second
-	return env, nil
+	return env, logs, nil
 }
 
 // reusableCA is the CA of the API server's certificates kept in dir by an
@@ -204,29 +227,4 @@ func startControllers(assets, dir, kubeconfig, rootCA, saKey string) ([]*compone
 		return nil, err
 	}
 	return []*component{kcm, sched}, nil
-}
-
-// waitFor polls cond every 200ms until it returns true, an error, or
-// timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		ok, err := cond(ctx)
-		if ok {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("waiting for %s: %w (last error: %w)", what, ctx.Err(), last)
-			}
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -66,6 +65,7 @@ type Env struct {
 	Clientset  kubernetes.Interface
 
 	plane       *envtest.Environment
+	planeLogs   []*os.File
 	controllers []*component
 	ips         *node.IPAllocator
 	nodeConfigs []node.Config
@@ -74,24 +74,22 @@ type Env struct {
 	cancel   context.CancelFunc
 	services sync.WaitGroup
 	stopOnce sync.Once
+	// out guards the progress output; lineOpen is set while a step's
+	// progress line waits for its result.
+	out      sync.Mutex
+	lineOpen bool
 }
 
 func (e *Env) progress(format string, args ...any) {
+	e.out.Lock()
+	defer e.out.Unlock()
+	e.printLocked(format, args...)
+}
+
+func (e *Env) printLocked(format string, args ...any) {
 	if e.opts.Progress != nil {
 		fmt.Fprintf(e.opts.Progress, format, args...)
 	}
-}
-
-// step runs one start-up step with a progress line.
-func (e *Env) step(n, total int, what string, fn func() error) error {
-	start := time.Now()
-	e.progress("[%d/%d] %s ...", n, total, what)
-	if err := fn(); err != nil {
-		e.progress(" failed\n")
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	e.progress(" ok (%.1fs)\n", time.Since(start).Seconds())
-	return nil
 }
 
 // Start brings the environment up. On error everything already started is
@@ -154,13 +152,13 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 }
 
 func (e *Env) startAPIServer() error {
-	plane, err := newControlPlane(e.opts.Dir, filepath.Join(e.opts.RepoRoot, "config", "crd", "bases"), e.opts.APIServerPort)
+	plane, logs, err := newControlPlane(e.opts.Dir, filepath.Join(e.opts.RepoRoot, "config", "crd", "bases"), e.opts.APIServerPort)
 	if err != nil {
 		return err
 	}
-	e.plane = plane
+	e.plane, e.planeLogs = plane, logs
 	if _, err := plane.Start(); err != nil {
-		return err
+		return fmt.Errorf("%w (see %s and %s)", err, relative(logs[0].Name()), relative(logs[1].Name()))
 	}
 	admin, err := plane.ControlPlane.AddUser(envtest.User{Name: "pgo-local-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
@@ -262,15 +260,19 @@ func (e *Env) NodeName(i int) string { return e.nodeConfigs[i].Name }
 // default service account and the root CA ConfigMap in the default
 // namespace.
 func (e *Env) waitAddons(ctx context.Context) error {
-	return waitFor(ctx, time.Minute, "the default service account and kube-root-ca.crt", func(ctx context.Context) (bool, error) {
+	return e.waitFor(ctx, time.Minute, "the default service account and kube-root-ca.crt", func(ctx context.Context) (bool, error) {
 		if err := e.controllerError(); err != nil {
 			return false, err
 		}
 		if _, err := e.Clientset.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
-			return false, err
+			return false, fmt.Errorf("kube-controller-manager has not made the default service account (see %s): %w",
+				relative(filepath.Join(e.opts.Dir, "logs", "kube-controller-manager.log")), err)
 		}
-		_, err := e.Clientset.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
-		return err == nil, err
+		if _, err := e.Clientset.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
+			return false, fmt.Errorf("kube-controller-manager has not published kube-root-ca.crt (see %s): %w",
+				relative(filepath.Join(e.opts.Dir, "logs", "kube-controller-manager.log")), err)
+		}
+		return true, nil
 	})
 }
 
@@ -310,10 +312,13 @@ func (e *Env) installPGO(ctx context.Context) error {
 // WaitDeployment waits until a Deployment's pods are all updated and
 // available.
 func (e *Env) WaitDeployment(ctx context.Context, namespace, name string, timeout time.Duration) error {
-	return waitFor(ctx, timeout, "Deployment "+namespace+"/"+name, func(ctx context.Context) (bool, error) {
+	return e.waitFor(ctx, timeout, "Deployment "+namespace+"/"+name, func(ctx context.Context) (bool, error) {
 		var d appsv1.Deployment
 		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &d); err != nil {
 			return false, err
+		}
+		if d.Spec.Selector == nil {
+			return false, errors.New("it has no selector")
 		}
 		want := int32(1)
 		if d.Spec.Replicas != nil {
@@ -326,26 +331,6 @@ func (e *Env) WaitDeployment(ctx context.Context, namespace, name string, timeou
 		}
 		return true, nil
 	})
-}
-
-// podProblem describes why pods with these labels are not ready, for error
-// messages.
-func (e *Env) podProblem(ctx context.Context, namespace string, labels map[string]string) error {
-	var pods corev1.PodList
-	if err := e.Client.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
-		return err
-	}
-	for _, p := range pods.Items {
-		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-			if w := cs.State.Waiting; w != nil && w.Message != "" {
-				return fmt.Errorf("pod %s container %s: %s: %s", p.Name, cs.Name, w.Reason, w.Message)
-			}
-			if t := cs.LastTerminationState.Terminated; t != nil && !cs.Ready {
-				return fmt.Errorf("pod %s container %s exited with %d (restarts %d)", p.Name, cs.Name, t.ExitCode, cs.RestartCount)
-			}
-		}
-	}
-	return nil
 }
 
 // Stop stops everything: the nodes (pods get up to ten seconds to stop),
@@ -375,6 +360,9 @@ func (e *Env) Stop() {
 			if err := e.plane.Stop(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				e.progress("stopping kube-apiserver and etcd: %v\n", err)
 			}
+		}
+		for _, f := range e.planeLogs {
+			f.Close()
 		}
 		_ = os.Remove(e.Kubeconfig)
 	})

@@ -371,7 +371,13 @@ func (p *podRuntime) runOnce(c *containerRuntime) (int, error) {
 // the pod: after a pod is deleted or its node lost, they still tell what
 // happened (see pruneLogs).
 func (p *podRuntime) logPath(container string, restarts int32) string {
-	return filepath.Join(p.node.cfg.StateDir, "logs", fmt.Sprintf("%s_%s_%s", p.pod.Namespace, p.pod.Name, p.pod.UID),
+	return ContainerLogPath(p.node.cfg.StateDir, p.pod, container, restarts)
+}
+
+// ContainerLogPath is where a node with this state directory keeps the
+// output of a container of pod, in its run after restarts restarts.
+func ContainerLogPath(stateDir string, pod *corev1.Pod, container string, restarts int32) string {
+	return filepath.Join(stateDir, "logs", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID),
 		container, fmt.Sprintf("%d.log", restarts))
 }
 

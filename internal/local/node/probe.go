@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -116,7 +117,7 @@ func execIn(ctx context.Context, pid int, cr credentials, env, argv []string) er
 	line := nsenter(pid, cr, env, argv)
 	out, err := exec.CommandContext(ctx, line[0], line[1:]...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, truncate(out, 256))
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(truncate(out, 256)))
 	}
 	return nil
 }

@@ -102,7 +102,9 @@ func (e *Env) podProblem(ctx context.Context, namespace string, labels map[strin
 	if len(pods.Items) == 0 {
 		return errors.New("no pod yet")
 	}
-	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].CreationTimestamp.After(pods.Items[j].CreationTimestamp.Time) })
+	sort.Slice(pods.Items, func(i, j int) bool {
+		return pods.Items[i].CreationTimestamp.After(pods.Items[j].CreationTimestamp.Time)
+	})
 	var problems []string
 	for i := range pods.Items {
 		if p := e.whyNotReady(ctx, &pods.Items[i]); p != "" {

@@ -401,6 +401,7 @@ func podReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
 // TestStatusWriteKeepsLabels: the node's status writes, made from its own
 // copy of a pod, keep the labels and annotations others wrote since (an
 // instance manager's role label and member state), and never touch a pod

@@ -19,8 +19,8 @@ help: ## Show the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build pgo, postgres-operator and pgo-local into bin/
-	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+build: ## Build pgo, postgres-operator and pgo-local into bin/ (with progress when it takes a while)
+	hack/go-build.sh pgo . ./cmd/... -- -trimpath -ldflags "$(LDFLAGS)" -o bin/
 
 .PHONY: generate
 generate: ## Regenerate deepcopy code from api/v1

@@ -40,8 +40,8 @@ for p in $pkg $cgo; do
 	ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
 done
 
-(cd "$root/hack/kube" && go build -trimpath -ldflags "$ldflags" -o "$tmp/kube" .)
-(cd "$root/hack/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
+"$root/hack/go-build.sh" "Kubernetes $version" "$root/hack/kube" . -- -trimpath -ldflags "$ldflags" -o "$tmp/kube"
+"$root/hack/go-build.sh" "etcd" "$root/hack/etcd" . -- -trimpath -ldflags "-s -w" -o "$tmp/etcd"
 
 for name in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
 	ln -f "$tmp/kube" "$tmp/$name"

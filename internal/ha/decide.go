@@ -183,10 +183,25 @@ func unhealthyCandidate(o Observed, name string) string {
 		return fmt.Sprintf("%s has failover priority 0", name)
 	case c.Config.SynchronousMode && !c.Sync.Has(name):
 		return fmt.Sprintf("%s is not a synchronous standby", name)
+	case !streamingFrom(o.Postgres.Replicas, name):
+		// It could not receive the leader's shutdown checkpoint: the
+		// leader would hand over to a member that then forks a timeline
+		// behind the leader's last record.
+		return fmt.Sprintf("%s is not streaming from %s", name, o.Name)
 	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover:
 		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover", name, lagBehind(o.Postgres.WAL, p.WAL))
 	}
 	return ""
+}
+
+// streamingFrom reports whether name streams from this primary.
+func streamingFrom(replicas []Replication, name string) bool {
+	for _, r := range replicas {
+		if r.Name == name && r.Streaming {
+			return true
+		}
+	}
+	return false
 }
 
 // bestReplica is the healthiest replica to switch over to.

@@ -330,15 +330,30 @@ func TestDecide(t *testing.T) {
 		// Switchover and failover.
 		{"switchover to a named candidate: the leader hands over", func() Observed {
 			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
 			return o
 		}, []ActionKind{HandOver}, "switching over to c"},
 		{"switchover without a candidate: to the healthiest replica", func() Observed {
 			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a"}
 			peer(&o, "b").WAL = 900
 			return o
 		}, []ActionKind{HandOver}, "switching over to c"},
+		{"switchover without a candidate: never to a replica that does not stream", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: false}}
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a"}
+			peer(&o, "b").WAL = 900
+			return o
+		}, []ActionKind{HandOver}, "switching over to b"},
+		{"switchover to a candidate that does not stream from the leader (it just restarted): refused", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}}
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "c is not streaming from a"},
 		{"switchover to an unhealthy candidate: refused", func() Observed {
 			o := cluster("a", "a")
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}

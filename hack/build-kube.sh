@@ -27,7 +27,7 @@ if [[ -f $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
 	exit 0
 fi
 
-echo "build-kube: building Kubernetes $version and etcd into $dir (about 10 minutes the first time)" >&2
+echo "build-kube: building Kubernetes $version and etcd into $dir (about 15 minutes the first time on 2 cores)" >&2
 rm -f "$dir/.stamp"
 tmp=$(mktemp -d "$dir/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -133,6 +133,12 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 		st.Phase = pgov1.PhaseCreating
 		set(pgov1.ClusterReady, false, "Creating", "waiting for the first instance to bootstrap the cluster")
 		set(pgov1.ClusterDegraded, false, "Creating", "the cluster is being created")
+	case st.Primary != "" && neverReady(c.Status):
+		// A new cluster whose replicas are still being made is not
+		// degraded: it has not been ready yet.
+		st.Phase = pgov1.PhaseInitializing
+		set(pgov1.ClusterReady, false, "Initializing", fmt.Sprintf("%s is primary; %d of %d instances ready", st.Primary, st.ReadyInstances, all))
+		set(pgov1.ClusterDegraded, false, "Initializing", "the cluster is being created")
 	case st.Primary == "":
 		st.Phase = pgov1.PhaseDegraded
 		set(pgov1.ClusterReady, false, "NoPrimary", "no instance holds the leader lock")
@@ -156,4 +162,11 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 		meta.RemoveStatusCondition(&st.Conditions, pgov1.ClusterStorageResized)
 	}
 	return st
+}
+
+// neverReady reports a cluster that has not been ready yet: its Ready
+// condition is missing or still says it is being created.
+func neverReady(st pgov1.PGClusterStatus) bool {
+	cond := meta.FindStatusCondition(st.Conditions, pgov1.ClusterReady)
+	return cond == nil || cond.Reason == "Creating" || cond.Reason == "Initializing"
 }

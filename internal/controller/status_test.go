@@ -46,7 +46,15 @@ func TestClusterStatus(t *testing.T) {
 		"hippo-c": pod("hippo-c", false, dcs.MemberStatus{Role: ha.RoleReplica, Running: true, Timeline: 1, WAL: 6000}),
 	}}
 
+	// A new cluster with a primary and replicas on their way: initializing,
+	// not degraded.
 	st := clusterStatus(c, o)
+	if st.Phase != pgov1.PhaseInitializing || meta.IsStatusConditionTrue(st.Conditions, pgov1.ClusterDegraded) {
+		t.Errorf("a new cluster that was never ready: phase %s, conditions %+v", st.Phase, st.Conditions)
+	}
+	// Once it has been ready, an instance that is not ready degrades it.
+	c.Status.Conditions = []metav1.Condition{{Type: pgov1.ClusterReady, Status: metav1.ConditionTrue, Reason: "AllInstancesReady"}}
+	st = clusterStatus(c, o)
 	if st.Primary != "hippo-a" || st.Phase != pgov1.PhaseDegraded || st.ReadyInstances != 2 || st.Replicas != 2 || st.ObservedGeneration != 3 {
 		t.Errorf("status %+v", st)
 	}

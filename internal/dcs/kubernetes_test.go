@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
@@ -128,20 +129,27 @@ func TestLeaderLock(t *testing.T) {
 	}
 }
 
-func TestClusterState(t *testing.T) {
-	env := testenv.Start(t)
-	ctx := context.Background()
-	cs := env.Clientset
+// memberPods creates namespace dcs and a pod of cluster hippo for each
+// member.
+func memberPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, names ...string) {
+	t.Helper()
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dcs"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"hippo-0", "hippo-1"} {
+	for _, name := range names {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dcs", Labels: map[string]string{naming.LabelCluster: "hippo"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}}
 		if _, err := cs.CoreV1().Pods("dcs").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestClusterState(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	cs := env.Clientset
+	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
 	a := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
 	b := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
 
@@ -247,16 +255,7 @@ func TestWatchWakesOnMemberChanges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cs := env.Clientset
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dcs"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"hippo-0", "hippo-1"} {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dcs", Labels: map[string]string{naming.LabelCluster: "hippo"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}}
-		if _, err := cs.CoreV1().Pods("dcs").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
 	replica := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
 	leader := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
 	go replica.Watch(ctx)

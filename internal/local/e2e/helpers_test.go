@@ -85,14 +85,7 @@ func allReady(pods []corev1.Pod) bool {
 	return true
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+func podReady(p *corev1.Pod) bool { return condition(p, corev1.PodReady) }
 
 func describePods(pods []corev1.Pod) string {
 	var b strings.Builder

@@ -260,17 +260,16 @@ func (e *Env) NodeName(i int) string { return e.nodeConfigs[i].Name }
 // default service account and the root CA ConfigMap in the default
 // namespace.
 func (e *Env) waitAddons(ctx context.Context) error {
+	kcmLog := relative(filepath.Join(e.opts.Dir, "logs", "kube-controller-manager.log"))
 	return e.waitFor(ctx, time.Minute, "the default service account and kube-root-ca.crt", func(ctx context.Context) (bool, error) {
 		if err := e.controllerError(); err != nil {
 			return false, err
 		}
 		if _, err := e.Clientset.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
-			return false, fmt.Errorf("kube-controller-manager has not made the default service account (see %s): %w",
-				relative(filepath.Join(e.opts.Dir, "logs", "kube-controller-manager.log")), err)
+			return false, fmt.Errorf("kube-controller-manager has not made the default service account (see %s): %w", kcmLog, err)
 		}
 		if _, err := e.Clientset.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
-			return false, fmt.Errorf("kube-controller-manager has not published kube-root-ca.crt (see %s): %w",
-				relative(filepath.Join(e.opts.Dir, "logs", "kube-controller-manager.log")), err)
+			return false, fmt.Errorf("kube-controller-manager has not published kube-root-ca.crt (see %s): %w", kcmLog, err)
 		}
 		return true, nil
 	})
@@ -316,9 +315,6 @@ func (e *Env) WaitDeployment(ctx context.Context, namespace, name string, timeou
 		var d appsv1.Deployment
 		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &d); err != nil {
 			return false, err
-		}
-		if d.Spec.Selector == nil {
-			return false, errors.New("it has no selector")
 		}
 		want := int32(1)
 		if d.Spec.Replicas != nil {

@@ -239,10 +239,3 @@ func relative(path string) string {
 	}
 	return path
 }
-
-// LogPaths names where the environment's logs are, for a user reading an
-// error: the control plane's and the containers'.
-func (e *Env) LogPaths() string {
-	return fmt.Sprintf("control plane: %s; containers: %s",
-		relative(filepath.Join(e.opts.Dir, "logs")), relative(filepath.Join(e.opts.Dir, "nodes", "*", "logs")))
-}

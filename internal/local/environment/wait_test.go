@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"pgo.dev/pgo/internal/local/node"
 	"pgo.dev/pgo/internal/testenv"
@@ -56,8 +57,8 @@ func TestWaitSaysWhatIsMissing(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "stuck", Namespace: "default", Labels: labels},
 		Spec: corev1.PodSpec{
 			NodeName:                      "waiter",
-			AutomountServiceAccountToken:  ptrTo(false),
-			TerminationGracePeriodSeconds: ptrTo(int64(0)),
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To(int64(0)),
 			Containers: []corev1.Container{{
 				Name: "server", Image: "local", Command: []string{"/bin/sleep", "3600"},
 				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
@@ -98,5 +99,3 @@ func TestWaitSaysWhatIsMissing(t *testing.T) {
 		t.Errorf("the error names a log that is not there: %v", statErr)
 	}
 }
-
-func ptrTo[T any](v T) *T { return &v }

@@ -153,17 +153,23 @@ func (p *provider) GetPodStatus(ctx context.Context, namespace, name string) (*c
 }
 
 func (p *provider) GetPods(context.Context) ([]*corev1.Pod, error) {
-	p.n.mu.Lock()
-	rts := make([]*podRuntime, 0, len(p.n.pods))
-	for _, rt := range p.n.pods {
-		rts = append(rts, rt)
-	}
-	p.n.mu.Unlock()
+	rts := p.n.running()
 	pods := make([]*corev1.Pod, 0, len(rts))
 	for _, rt := range rts {
 		pods = append(pods, rt.snapshot())
 	}
 	return pods, nil
+}
+
+// running is the pods the node runs now.
+func (n *Node) running() []*podRuntime {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rts := make([]*podRuntime, 0, len(n.pods))
+	for _, rt := range n.pods {
+		rts = append(rts, rt)
+	}
+	return rts
 }
 
 func (p *provider) NotifyPods(_ context.Context, fn func(*corev1.Pod)) {

@@ -121,13 +121,7 @@ func (n *Node) resyncStatuses(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		n.mu.Lock()
-		rts := make([]*podRuntime, 0, len(n.pods))
-		for _, rt := range n.pods {
-			rts = append(rts, rt)
-		}
-		n.mu.Unlock()
-		for _, rt := range rts {
+		for _, rt := range n.running() {
 			if err := n.resyncStatus(ctx, rt); err != nil && ctx.Err() == nil {
 				rt.log("comparing its status with the API's: %v", err)
 			}
@@ -152,32 +146,22 @@ func (n *Node) resyncStatus(ctx context.Context, rt *podRuntime) error {
 	if lister == nil || !current {
 		return nil
 	}
-	cached, err := lister.Pods(ours.Namespace).Get(ours.Name)
-	if apierrors.IsNotFound(err) {
-		return nil
+	// drifted: the pod read is still ours, and its status differs.
+	drifted := func(read *corev1.Pod, err error) (bool, error) {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil || read.UID != ours.UID {
+			return false, err
+		}
+		return differs(read, patch)
 	}
-	if err != nil {
-		return err
-	}
-	if cached.UID != ours.UID {
-		return nil
-	}
-	if drift, err := differs(cached, patch); err != nil || !drift {
+	if drift, err := drifted(lister.Pods(ours.Namespace).Get(ours.Name)); err != nil || !drift {
 		return err
 	}
 	// The informer can be behind the last write: ask the API itself.
 	pods := n.client.CoreV1().Pods(ours.Namespace)
-	api, err := pods.Get(ctx, ours.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if api.UID != ours.UID {
-		return nil
-	}
-	if drift, err := differs(api, patch); err != nil || !drift {
+	if drift, err := drifted(pods.Get(ctx, ours.Name, metav1.GetOptions{})); err != nil || !drift {
 		return err
 	}
 	rt.log("its status in the API differs from the node's; writing it again")

@@ -712,6 +712,17 @@ type PGInstanceStatus struct {
 	// PendingRestart is true when a changed setting needs a restart.
 	// +optional
 	PendingRestart bool `json:"pendingRestart,omitempty"`
+
+	// KeptData is the data directory the instance kept aside after
+	// pg_rewind failed (it holds what the former primary did not send);
+	// remove_data_directory_on_rewind_failure drops it instead.
+	// +optional
+	KeptData string `json:"keptData,omitempty"`
+
+	// Problem says what keeps the instance from going on, when something
+	// does.
+	// +optional
+	Problem string `json:"problem,omitempty"`
 }
 
 // +kubebuilder:object:root=true

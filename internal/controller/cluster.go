@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/postgres"
@@ -259,7 +260,8 @@ func (r *ClusterReconciler) scale(ctx context.Context, c *pgov1.PGCluster, repli
 		if err != nil {
 			return false, err
 		}
-		primary := leader(lease, r.now())
+		// The holder, even if the lock looks expired: see decideRemoval.
+		primary := naming.InstanceOfPod(dcs.LeaseHolder(lease))
 		victims := slices.Clone(replicas)
 		slices.SortStableFunc(victims, func(a, b pgov1.PGReplica) int {
 			am, bm := a.Annotations[naming.AnnotationRemove] == "true", b.Annotations[naming.AnnotationRemove] == "true"
@@ -331,11 +333,21 @@ func (r *ClusterReconciler) finalizeRemovedReplicas(ctx context.Context, c *pgov
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if leader(lease, r.now()) == p.Name {
+		pod := &corev1.Pod{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.PodOfInstance(p.Name)}, pod); apierrors.IsNotFound(err) {
+			pod = nil
+		} else if err != nil {
+			return ctrl.Result{}, fmt.Errorf("reading the pod of %s: %w", p.Name, err)
+		}
+		switch d := decideRemoval(lease, pod, p.Name); {
+		case d.Switchover:
 			if err := r.requestSwitchover(ctx, c, p.Name, ""); err != nil {
 				return ctrl.Result{}, err
 			}
 			r.event(c, corev1.EventTypeNormal, "SwitchingOver", "Scale", "switching over from %s before removing it", p.Name)
+			return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		case d.Wait != "":
+			r.event(c, corev1.EventTypeNormal, "RemovalWaiting", "Scale", "not removing %s yet: %s", p.Name, d.Wait)
 			return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 		}
 		keep := p.Annotations[naming.AnnotationKeepData] == "true" || (c.Spec.Deletion != nil && c.Spec.Deletion.KeepData)
@@ -692,6 +704,13 @@ func (r *ClusterReconciler) updateStatus(ctx context.Context, c *pgov1.PGCluster
 	}
 	if st.Primary != "" && st.Primary != c.Status.Primary && c.Status.Primary != "" {
 		r.event(c, corev1.EventTypeNormal, "PrimaryChanged", "Failover", "the primary is now %s (was %s)", st.Primary, c.Status.Primary)
+	}
+	for _, is := range st.Instances {
+		if is.KeptData != "" && !slices.ContainsFunc(c.Status.Instances, func(was pgov1.PGInstanceStatus) bool {
+			return was.Name == is.Name && was.KeptData == is.KeptData
+		}) {
+			r.event(c, corev1.EventTypeWarning, "DataKept", "Rewind", "%s could not be rewound and was cloned again; its old data directory is kept at %s", is.Name, is.KeptData)
+		}
 	}
 	if st.Phase != c.Status.Phase {
 		r.event(c, corev1.EventTypeNormal, "Phase"+string(st.Phase), "Status", "the cluster is %s", strings.ToLower(string(st.Phase)))

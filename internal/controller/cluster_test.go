@@ -599,7 +599,10 @@ func TestRollingRestartOrder(t *testing.T) {
 	e.eventually("the old primary restarted last", gone(first+"-0"))
 }
 
-// Removing the instance that is primary first hands the primary role over.
+// Removing the instance that is primary first hands the primary role over,
+// even when its lock looks expired on the controller's clock (a late
+// renewal, clock skew); and an instance whose pod is still labelled primary
+// waits.
 func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
@@ -628,10 +631,17 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	holder := naming.PodOfInstance(replica.Name)
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.LeaderLease("rp"), Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp"}},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](3600),
-			RenewTime: &metav1.MicroTime{Time: time.Now()}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](30),
+			RenewTime: &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}},
 	}
 	if err := e.c.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: holder, Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp", naming.LabelRole: naming.RolePrimary}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "database", Image: "postgres"}}},
+	}
+	if err := e.c.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
 	// Remove it the way `pgo scaledown --target` does.
@@ -661,6 +671,27 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	}
 	lease.Spec.HolderIdentity, lease.Spec.RenewTime = &first, &metav1.MicroTime{Time: time.Now()}
 	if err := e.c.Update(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	// Its pod still says primary: it stays.
+	e.eventually("an event that the removal waits", func() error {
+		var events corev1.EventList
+		if err := e.c.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, ev := range events.Items {
+			if ev.Reason == "RemovalWaiting" && strings.Contains(ev.Message, "labelled primary") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no RemovalWaiting event about the primary label")
+	})
+	if err := e.get(ns, replica.Name, &appsv1.StatefulSet{}); err != nil {
+		t.Fatalf("an instance whose pod is labelled primary was removed: %v", err)
+	}
+	patch = client.MergeFrom(pod.DeepCopy())
+	pod.Labels[naming.LabelRole] = naming.RoleReplica
+	if err := e.c.Patch(ctx, pod, patch); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("the former primary removed", func() error {

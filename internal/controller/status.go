@@ -90,7 +90,7 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 			case ha.RoleStandbyLeader:
 				is.Role = pgov1.RoleStandbyLeader
 			}
-			is.Timeline, is.PendingRestart = ms.Timeline, ms.PendingRestart
+			is.Timeline, is.PendingRestart, is.KeptData, is.Problem = ms.Timeline, ms.PendingRestart, ms.KeptData, ms.Problem
 			if is.Role == pgov1.RoleReplica && ms.Running {
 				lag := int64(0)
 				if optime > ms.WAL {

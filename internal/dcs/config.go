@@ -24,7 +24,13 @@ type DynamicConfig struct {
 	SynchronousModeStrict bool   `json:"synchronous_mode_strict,omitempty"`
 	Pause                 bool   `json:"pause,omitempty"`
 	PrimaryStartTimeout   *int   `json:"primary_start_timeout,omitempty"`
-	PostgreSQL            struct {
+	// UnresponsiveTimeout is pgo's: how long a leader whose PostgreSQL
+	// does not answer keeps the lock (ttl when unset).
+	UnresponsiveTimeout *int `json:"unresponsive_timeout,omitempty"`
+	// RemoveDataDirectoryOnRewindFailure is Patroni's: when pg_rewind
+	// fails, the old data directory goes instead of being kept aside.
+	RemoveDataDirectoryOnRewindFailure bool `json:"remove_data_directory_on_rewind_failure,omitempty"`
+	PostgreSQL                         struct {
 		Parameters map[string]string `json:"parameters,omitempty"`
 		PgHBA      []string          `json:"pg_hba,omitempty"`
 		TLSOnly    bool              `json:"tls_only,omitempty"`
@@ -61,6 +67,9 @@ func ParseDynamicConfig(data string) (DynamicConfig, ha.Config, error) {
 	if dc.PrimaryStartTimeout != nil && *dc.PrimaryStartTimeout >= 0 {
 		cfg.PrimaryStartTimeout = time.Duration(*dc.PrimaryStartTimeout) * time.Second
 	}
+	if dc.UnresponsiveTimeout != nil && *dc.UnresponsiveTimeout > 0 {
+		cfg.UnresponsiveTimeout = time.Duration(*dc.UnresponsiveTimeout) * time.Second
+	}
 	cfg.SynchronousMode = dc.SynchronousMode
 	cfg.SynchronousStrict = dc.SynchronousMode && dc.SynchronousModeStrict
 	cfg.Paused = dc.Pause
@@ -82,6 +91,10 @@ type MemberStatus struct {
 	ConnPort       int     `json:"connPort"`
 	Tags           ha.Tags `json:"tags"`
 	PendingRestart bool    `json:"pendingRestart,omitempty"`
+	// KeptData is the data directory kept aside after a failed pg_rewind;
+	// Problem what keeps the member from going on.
+	KeptData string `json:"keptData,omitempty"`
+	Problem  string `json:"problem,omitempty"`
 }
 
 func (s MemberStatus) member(name string) ha.Member {

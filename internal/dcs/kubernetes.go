@@ -73,7 +73,7 @@ func (k *Kubernetes) Changes() <-chan struct{} {
 func (k *Kubernetes) noteLease(lease *coordinationv1.Lease, seenAt time.Time) {
 	key := ""
 	if lease != nil {
-		key = holder(lease)
+		key = LeaseHolder(lease)
 		if lease.Spec.RenewTime != nil {
 			key += "@" + lease.Spec.RenewTime.UTC().Format(time.RFC3339Nano)
 		}
@@ -88,13 +88,13 @@ func (k *Kubernetes) noteLease(lease *coordinationv1.Lease, seenAt time.Time) {
 			return
 		}
 	}
-	previous := holder(k.lease)
+	previous := LeaseHolder(k.lease)
 	k.lease = lease
 	if key != k.leaseSeen || k.observedAt.IsZero() {
 		k.leaseSeen, k.observedAt = key, seenAt
 		// Wake the loop when the lock changes hands; a renewal needs no
 		// action, and expiry has a timer of its own.
-		if holder(lease) != previous {
+		if LeaseHolder(lease) != previous {
 			k.notifyLocked()
 		}
 	}
@@ -105,7 +105,7 @@ func (k *Kubernetes) noteLease(lease *coordinationv1.Lease, seenAt time.Time) {
 // renewal has not expired, mapped from its pod name to the instance. It is
 // "" when no one holds the lock.
 func LeaderInstance(lease *coordinationv1.Lease, now time.Time) string {
-	if lease == nil || holder(lease) == "" || lease.Spec.RenewTime == nil {
+	if lease == nil || LeaseHolder(lease) == "" || lease.Spec.RenewTime == nil {
 		return ""
 	}
 	ttl := 30 * time.Second
@@ -115,10 +115,11 @@ func LeaderInstance(lease *coordinationv1.Lease, now time.Time) string {
 	if now.After(lease.Spec.RenewTime.Add(ttl)) {
 		return ""
 	}
-	return naming.InstanceOfPod(holder(lease))
+	return naming.InstanceOfPod(LeaseHolder(lease))
 }
 
-func holder(lease *coordinationv1.Lease) string {
+// LeaseHolder is the member named in the lease, whether or not it expired.
+func LeaseHolder(lease *coordinationv1.Lease) string {
 	if lease == nil || lease.Spec.HolderIdentity == nil {
 		return ""
 	}
@@ -264,9 +265,12 @@ func (k *Kubernetes) Observe(ctx context.Context) (ha.Cluster, error) {
 	}
 	if cm := cms[naming.FailoverConfigMap(k.Cluster)]; cm != nil && (cm.Data[naming.KeyLeader] != "" || cm.Data[naming.KeyCandidate] != "") {
 		c.Failover = ha.FailoverRequest{Present: true, Leader: cm.Data[naming.KeyLeader], Candidate: cm.Data[naming.KeyCandidate]}
+		c.Failover.Force = cm.Data[naming.KeyForce] == "true"
 		if at := cm.Data[naming.KeyScheduledAt]; at != "" {
 			c.Failover.ScheduledAt, _ = time.Parse(time.RFC3339, at)
 		}
+	} else if cm != nil {
+		c.Failover.Refused = cm.Data[naming.KeyRefused]
 	}
 
 	c.Members = map[string]ha.Member{}
@@ -279,7 +283,7 @@ func (k *Kubernetes) Observe(ctx context.Context) (ha.Cluster, error) {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c.Lock = ha.Lock{Holder: holder(k.lease), ObservedAt: k.observedAt, TTL: c.Config.TTL}
+	c.Lock = ha.Lock{Holder: LeaseHolder(k.lease), ObservedAt: k.observedAt, TTL: c.Config.TTL}
 	if k.lease != nil {
 		if k.lease.Spec.LeaseDurationSeconds != nil {
 			c.Lock.TTL = time.Duration(*k.lease.Spec.LeaseDurationSeconds) * time.Second
@@ -328,7 +332,7 @@ func (k *Kubernetes) writeLease(ctx context.Context, holderName string, ttl time
 	}
 	lease.Annotations[naming.AnnotationOptime] = strconv.FormatUint(uint64(optime), 10)
 	lease.Annotations[naming.AnnotationTimeline] = strconv.FormatInt(timeline, 10)
-	if holder(lease) != holderName {
+	if LeaseHolder(lease) != holderName {
 		lease.Spec.AcquireTime = &renew
 		if holderName != "" {
 			transitions := int32(0)
@@ -365,7 +369,7 @@ func (k *Kubernetes) Acquire(ctx context.Context, ttl time.Duration, optime ha.L
 	k.mu.Lock()
 	current, observedAt := k.lease, k.observedAt
 	k.mu.Unlock()
-	if h := holder(current); h != "" && h != k.Member && k.now().Before(observedAt.Add(ttl)) {
+	if h := LeaseHolder(current); h != "" && h != k.Member && k.now().Before(observedAt.Add(ttl)) {
 		return fmt.Errorf("%w: %s", ErrLockLost, h)
 	}
 	err := k.writeLease(ctx, k.Member, ttl, optime, timeline)
@@ -383,7 +387,7 @@ func (k *Kubernetes) Renew(ctx context.Context, ttl time.Duration, optime ha.LSN
 	k.mu.Lock()
 	current := k.lease
 	k.mu.Unlock()
-	if h := holder(current); h != k.Member {
+	if h := LeaseHolder(current); h != k.Member {
 		return fmt.Errorf("%w: %s", ErrLockLost, h)
 	}
 	err := k.writeLease(ctx, k.Member, ttl, optime, timeline)
@@ -394,8 +398,8 @@ func (k *Kubernetes) Renew(ctx context.Context, ttl time.Duration, optime ha.LSN
 			return fmt.Errorf("renewing the leader lock: %w", getErr)
 		}
 		k.noteLease(lease, k.now())
-		if holder(lease) != k.Member {
-			return fmt.Errorf("%w: %s", ErrLockLost, holder(lease))
+		if LeaseHolder(lease) != k.Member {
+			return fmt.Errorf("%w: %s", ErrLockLost, LeaseHolder(lease))
 		}
 		err = k.writeLease(ctx, k.Member, ttl, optime, timeline)
 	}
@@ -411,7 +415,7 @@ func (k *Kubernetes) Release(ctx context.Context, optime ha.LSN, timeline int64)
 	k.mu.Lock()
 	current := k.lease
 	k.mu.Unlock()
-	if holder(current) != k.Member {
+	if LeaseHolder(current) != k.Member {
 		return nil
 	}
 	ttl := time.Duration(0)
@@ -564,14 +568,21 @@ func (k *Kubernetes) RequestFailover(ctx context.Context, req ha.FailoverRequest
 		if !req.ScheduledAt.IsZero() {
 			data[naming.KeyScheduledAt] = req.ScheduledAt.UTC().Format(time.RFC3339)
 		}
+		if req.Force {
+			data[naming.KeyForce] = "true"
+		}
 		return nil
 	})
 }
 
-// ClearFailover removes the switchover or failover request.
-func (k *Kubernetes) ClearFailover(ctx context.Context) error {
+// ClearFailover removes the switchover or failover request; a refused one
+// leaves its reason behind.
+func (k *Kubernetes) ClearFailover(ctx context.Context, refused string) error {
 	return k.updateConfigMap(ctx, naming.FailoverConfigMap(k.Cluster), func(data map[string]string) error {
 		clear(data)
+		if refused != "" {
+			data[naming.KeyRefused] = refused
+		}
 		return nil
 	})
 }
@@ -580,5 +591,5 @@ func (k *Kubernetes) ClearFailover(ctx context.Context) error {
 func (k *Kubernetes) Holder() string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return holder(k.lease)
+	return LeaseHolder(k.lease)
 }

@@ -170,7 +170,7 @@ func TestClusterState(t *testing.T) {
 	if err := a.WriteSync(ctx, "hippo-0", []string{"hippo-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.RequestFailover(ctx, ha.FailoverRequest{Leader: "hippo-0", Candidate: "hippo-1"}); err != nil {
+	if err := b.RequestFailover(ctx, ha.FailoverRequest{Leader: "hippo-0", Candidate: "hippo-1", Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.SetRole(ctx, naming.RolePrimary); err != nil {
@@ -199,7 +199,7 @@ func TestClusterState(t *testing.T) {
 	if !c.Sync.Present || c.Sync.Leader != "hippo-0" || !c.Sync.Has("hippo-1") {
 		t.Errorf("sync %+v", c.Sync)
 	}
-	if !c.Failover.Present || c.Failover.Candidate != "hippo-1" {
+	if !c.Failover.Present || c.Failover.Candidate != "hippo-1" || !c.Failover.Force {
 		t.Errorf("failover %+v", c.Failover)
 	}
 	// Only the last member to claim it is labelled primary.
@@ -222,11 +222,11 @@ func TestClusterState(t *testing.T) {
 	if p, err := cs.CoreV1().Pods("dcs").Get(ctx, "hippo-1", metav1.GetOptions{}); err != nil || p.Labels[naming.LabelRole] != naming.RolePrimary {
 		t.Errorf("the primary's pod is not labelled primary again: %v %v", p.Labels, err)
 	}
-	if err := a.ClearFailover(ctx); err != nil {
+	if err := a.ClearFailover(ctx, "switchover refused: a reason"); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ = b.Observe(ctx); c.Failover.Present {
-		t.Errorf("the failover request is still there: %+v", c.Failover)
+	if c, _ = b.Observe(ctx); c.Failover.Present || c.Failover.Refused != "switchover refused: a reason" {
+		t.Errorf("after a refusal the request is %+v; want it gone, with the reason", c.Failover)
 	}
 }
 

@@ -51,7 +51,9 @@ const (
 	Stop ActionKind = "stop"
 	// HandOver is a switchover on the leader: stop PostgreSQL, wait until
 	// Upstream (the candidate) received the shutdown checkpoint, release
-	// the lock. The member starts as a replica on a later run.
+	// the lock; the member then follows the candidate. When the candidate
+	// does not confirm the checkpoint in time, the leader keeps the lock,
+	// starts again as primary and refuses the request.
 	HandOver ActionKind = "hand over"
 
 	// SyncSlots makes the primary's physical replication slots match
@@ -61,7 +63,8 @@ const (
 	SetSynchronousStandbys ActionKind = "set synchronous standbys"
 	// WriteSync records Members as the synchronous standbys in the DCS.
 	WriteSync ActionKind = "write sync state"
-	// ClearFailover removes the switchover or failover request.
+	// ClearFailover removes the switchover or failover request, recording
+	// Reason when the request was refused.
 	ClearFailover ActionKind = "clear failover request"
 	// LabelPrimary labels this member's pod primary and no other pod of
 	// the cluster primary; LabelReplica labels it replica.
@@ -74,6 +77,8 @@ type Action struct {
 	Kind     ActionKind
 	Upstream string
 	Members  []string
+	// Reason is why a request is cleared unfulfilled (ClearFailover).
+	Reason string
 }
 
 func (a Action) String() string {

@@ -51,7 +51,7 @@ func decideWithoutDCS(o Observed) Decision {
 	switch {
 	case o.Cluster.Config.Paused:
 		return Decision{Message: "paused: the DCS is unreachable; taking no action"}
-	case pg.Running && !pg.InRecovery:
+	case (pg.Running || pg.Unresponsive) && !pg.InRecovery:
 		return Decision{Actions: []Action{actOn(Demote, "")}, Message: "demoting: the DCS is unreachable, so the leader lock cannot be renewed"}
 	default:
 		return Decision{Message: "the DCS is unreachable: waiting"}
@@ -111,6 +111,13 @@ func decideLeader(o Observed) Decision {
 	switch {
 	case cfg.Paused:
 		return Decision{Actions: []Action{act(RenewLock)}, Message: "paused: I am the leader with the lock"}
+	case pg.Unresponsive && o.Now.Sub(pg.UnresponsiveSince) > cfg.UnresponsiveBound():
+		// Hung: stop it for good before anyone else may write.
+		return Decision{Actions: []Action{act(Stop), act(ReleaseLock)},
+			Message: fmt.Sprintf("giving up the lock: PostgreSQL has not answered for %s, more than the unresponsive timeout (%s)", o.Now.Sub(pg.UnresponsiveSince).Round(time.Second), cfg.UnresponsiveBound())}
+	case pg.Unresponsive:
+		return Decision{Actions: []Action{act(RenewLock)},
+			Message: fmt.Sprintf("PostgreSQL does not answer (for %s): keeping the lock for up to %s", o.Now.Sub(pg.UnresponsiveSince).Round(time.Second), cfg.UnresponsiveBound())}
 	case pg.Starting && o.Now.Sub(pg.StartedAt) > cfg.PrimaryStartTimeout:
 		return Decision{Actions: []Action{act(ReleaseLock), act(Stop)}, Message: fmt.Sprintf("giving up the lock: PostgreSQL did not start within primary_start_timeout (%s)", cfg.PrimaryStartTimeout)}
 	case pg.Starting:
@@ -144,7 +151,8 @@ func decideLeader(o Observed) Decision {
 func decideSwitchover(o Observed) (Decision, bool) {
 	f := o.Cluster.Failover
 	refuse := func(why string) (Decision, bool) {
-		return Decision{Actions: []Action{act(RenewLock), act(ClearFailover)}, Message: "switchover refused: " + why}, true
+		why = "switchover refused: " + why
+		return Decision{Actions: []Action{act(RenewLock), {Kind: ClearFailover, Reason: why}}, Message: why}, true
 	}
 	switch {
 	case f.Leader != "" && f.Leader != o.Name:
@@ -188,8 +196,8 @@ func unhealthyCandidate(o Observed, name string) string {
 		// leader would hand over to a member that then forks a timeline
 		// behind the leader's last record.
 		return fmt.Sprintf("%s is not streaming from %s", name, o.Name)
-	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover:
-		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover", name, lagBehind(o.Postgres.WAL, p.WAL))
+	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover && !(c.Failover.Force && c.Failover.Candidate == name):
+		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover (a request with force may still choose it)", name, lagBehind(o.Postgres.WAL, p.WAL))
 	}
 	return ""
 }
@@ -224,6 +232,11 @@ func decideFollower(o Observed, leader string) Decision {
 	c, pg := o.Cluster, o.Postgres
 	lm := c.Members[leader]
 	switch {
+	case pg.Unresponsive && !pg.InRecovery:
+		// It may still accept writes: stop it.
+		return Decision{Actions: []Action{actOn(Demote, leader), act(LabelReplica)}, Message: fmt.Sprintf("demoting: %s holds the leader lock and my PostgreSQL, a primary, does not answer", leader)}
+	case pg.Unresponsive:
+		return Decision{Message: fmt.Sprintf("PostgreSQL does not answer (for %s): waiting", o.Now.Sub(pg.UnresponsiveSince).Round(time.Second))}
 	case pg.Running && !pg.InRecovery:
 		return Decision{Actions: []Action{actOn(Demote, leader), act(LabelReplica)}, Message: fmt.Sprintf("demoting: %s holds the leader lock", leader)}
 	case pg.Starting && stuck(o, lm):
@@ -283,6 +296,10 @@ func decideLeaderless(o Observed) Decision {
 	switch {
 	case c.Config.Paused:
 		return Decision{Message: "paused: there is no leader; taking no action"}
+	case pg.Unresponsive && !pg.InRecovery:
+		return Decision{Actions: []Action{actOn(Demote, ""), act(LabelReplica)}, Message: "demoting: there is no leader and my PostgreSQL, a primary, does not answer"}
+	case pg.Unresponsive:
+		return Decision{Message: fmt.Sprintf("not taking the lock: PostgreSQL does not answer (for %s)", o.Now.Sub(pg.UnresponsiveSince).Round(time.Second))}
 	case pg.Starting:
 		return Decision{Message: "waiting for PostgreSQL to start"}
 	case !pg.Running:

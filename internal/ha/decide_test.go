@@ -139,6 +139,50 @@ func TestDecide(t *testing.T) {
 			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-time.Minute)
 			return o
 		}, []ActionKind{RenewLock}, "waiting for PostgreSQL to start"},
+		// A postmaster that answered before and does not now is not
+		// starting: the lock stays for the unresponsive bound (ttl by
+		// default), whatever primary_start_timeout says.
+		{"leader's status query fails, postmaster up for long: keeps the lock", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Config.PrimaryStartTimeout = 2 * time.Second
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-5*time.Second)
+			o.Postgres.StartedAt = t0.Add(-time.Hour)
+			return o
+		}, []ActionKind{RenewLock}, "does not answer"},
+		{"leader unresponsive longer than ttl: stops, then releases", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-31*time.Second)
+			return o
+		}, []ActionKind{Stop, ReleaseLock}, "unresponsive timeout"},
+		{"leader unresponsive longer than ttl, within its own timeout: keeps the lock", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Config.UnresponsiveTimeout = time.Minute
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-31*time.Second)
+			return o
+		}, []ActionKind{RenewLock}, "does not answer"},
+		{"unresponsive replica behind the leader's timeline for long: waits, no reinitialize", func() Observed {
+			o := cluster("a", "b")
+			o.Cluster.Members["b"] = Member{Name: "b", Role: RolePrimary, Running: true, Timeline: 2, WAL: 2000}
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-time.Hour)
+			o.Postgres.StartedAt = t0.Add(-2 * time.Hour)
+			return o
+		}, nil, "does not answer"},
+		{"unresponsive former primary under another leader: demotes", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Running, o.Postgres.InRecovery, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, false, true, t0.Add(-time.Second)
+			return o
+		}, []ActionKind{Demote, LabelReplica}, "does not answer"},
+		{"no leader, unresponsive replica: does not race", func() Observed {
+			o := cluster("a", "")
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-time.Second)
+			return o
+		}, nil, "does not answer"},
+		{"DCS unreachable, unresponsive primary: demotes", func() Observed {
+			o := cluster("a", "a")
+			o.DCSReachable = false
+			o.Postgres.Running, o.Postgres.Unresponsive, o.Postgres.UnresponsiveSince = false, true, t0.Add(-time.Second)
+			return o
+		}, []ActionKind{Demote}, "unreachable"},
 		{"leader's PostgreSQL does not start within primary_start_timeout: releases", func() Observed {
 			o := cluster("a", "a")
 			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-6*time.Minute)
@@ -354,6 +398,27 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
 			return o
 		}, []ActionKind{RenewLock, ClearFailover}, "c is not streaming from a"},
+		{"switchover to a candidate lagging beyond maximum_lag_on_failover: refused", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}
+			o.Postgres.WAL = 5 << 20
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "more than maximum_lag_on_failover"},
+		{"switchover with force to a lagging candidate: hands over (after the checkpoint reaches it)", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}
+			o.Postgres.WAL = 5 << 20
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c", Force: true}
+			return o
+		}, []ActionKind{HandOver}, "switching over to c"},
+		{"switchover with force and no candidate: force names no one, a lagging replica is refused", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}
+			o.Postgres.WAL = 5 << 20
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Force: true}
+			return o
+		}, []ActionKind{RenewLock, ClearFailover}, "no replica is healthy enough"},
 		{"switchover to an unhealthy candidate: refused", func() Observed {
 			o := cluster("a", "a")
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}

@@ -55,6 +55,19 @@ type Config struct {
 	// PrimaryStartTimeout is how long a crashed primary may take to start
 	// again before it gives up the lock.
 	PrimaryStartTimeout time.Duration
+	// UnresponsiveTimeout is how long a leader whose postmaster runs but
+	// does not answer its status queries keeps the lock before it stops
+	// PostgreSQL and gives the lock up; 0 means TTL.
+	UnresponsiveTimeout time.Duration
+}
+
+// UnresponsiveBound is how long a leader keeps its lock while PostgreSQL
+// does not answer.
+func (c Config) UnresponsiveBound() time.Duration {
+	if c.UnresponsiveTimeout > 0 {
+		return c.UnresponsiveTimeout
+	}
+	return c.TTL
 }
 
 // DefaultConfig has Patroni's defaults.
@@ -138,6 +151,13 @@ type FailoverRequest struct {
 	Candidate string
 	// ScheduledAt delays a switchover; zero means now.
 	ScheduledAt time.Time
+	// Force lets the requested candidate take over although it lags
+	// beyond maximum_lag_on_failover. It still has to receive the leader's
+	// shutdown checkpoint before the leader lets the lock go.
+	Force bool
+	// Refused says why the leader refused the last request (when Present
+	// is false).
+	Refused string
 }
 
 // Cluster is the DCS as this member read it.
@@ -185,6 +205,13 @@ type Postgres struct {
 	// connections yet; StartedAt is when that start began.
 	Starting  bool
 	StartedAt time.Time
+	// Unresponsive is true when the postmaster runs and answered since it
+	// started, but does not answer now (too many connections, a slow or
+	// cancelled query, a hung server); UnresponsiveSince is the first
+	// failure of this run of failures. The other fields keep their last
+	// answered values.
+	Unresponsive      bool
+	UnresponsiveSince time.Time
 	// InRecovery is true when PostgreSQL runs as a standby (or, stopped,
 	// when it was a standby when it stopped).
 	InRecovery bool

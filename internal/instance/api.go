@@ -34,6 +34,8 @@ type Status struct {
 	IsLeader       bool    `json:"isLeader"`
 	Tags           ha.Tags `json:"tags"`
 	PendingRestart bool    `json:"pendingRestart,omitempty"`
+	KeptData       string  `json:"keptData,omitempty"`
+	Problem        string  `json:"problem,omitempty"`
 	Paused         bool    `json:"paused,omitempty"`
 	DCSReachable   bool    `json:"dcsReachable"`
 	Message        string  `json:"message"`
@@ -83,7 +85,7 @@ func (m *Manager) status(ctx context.Context) Status {
 		Name: m.opts.Name, Role: ms.Role, State: ms.State, Running: p.Running, Timeline: p.Timeline,
 		WAL: uint64(p.WAL), WALLSN: postgres.FormatLSN(p.WAL), Streaming: p.Streaming, Upstream: upstream,
 		Leader: holderAt(c.Lock, now), IsLeader: holderAt(c.Lock, now) == m.opts.Name, Tags: m.tags(),
-		PendingRestart: ms.PendingRestart, Paused: c.Config.Paused, DCSReachable: reachable, Message: d.Message,
+		PendingRestart: ms.PendingRestart, KeptData: ms.KeptData, Problem: ms.Problem, Paused: c.Config.Paused, DCSReachable: reachable, Message: d.Message,
 		LoopAt: loopAt.UTC().Format(time.RFC3339Nano),
 	}
 }
@@ -135,7 +137,11 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s for the REST API: %w", m.opts.APIAddress, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// The write timeout leaves room for the slowest POST: a restart (a
+	// fast then immediate shutdown, up to 40 s, and a start, up to 60 s)
+	// and a switchover (90 s).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error(err, "the REST API stopped")
@@ -213,6 +219,9 @@ type failoverBody struct {
 	Leader      string `json:"leader"`
 	Candidate   string `json:"candidate"`
 	ScheduledAt string `json:"scheduled_at"`
+	// Force lets a switchover go to a candidate lagging beyond
+	// maximum_lag_on_failover.
+	Force bool `json:"force"`
 }
 
 func (m *Manager) postSwitchover(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +244,7 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 	c := m.cluster
 	m.mu.Unlock()
 	leader := m.dcs.Holder()
-	req := ha.FailoverRequest{Present: true, Leader: body.Leader, Candidate: body.Candidate}
+	req := ha.FailoverRequest{Present: true, Leader: body.Leader, Candidate: body.Candidate, Force: body.Force}
 	switch {
 	case switchover && body.Leader == "":
 		writeError(w, http.StatusBadRequest, "a switchover needs the current leader in \"leader\"")
@@ -287,19 +296,27 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 		writeJSON(w, http.StatusAccepted, map[string]string{"message": "switchover scheduled at " + req.ScheduledAt.UTC().Format(time.RFC3339)})
 		return
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// Room for a slow hand-over: a fast shutdown (up to 30 s), then an
+	// immediate one (10 s), the wait for the candidate, and a start.
+	const wait = 90 * time.Second
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if h := m.dcs.Holder(); h != "" && h != leader && (body.Candidate == "" || h == body.Candidate) {
 			writeJSON(w, http.StatusOK, map[string]string{"message": "switched over to " + h, "leader": h})
 			return
 		}
+		// The leader clears a request it refuses, and says why.
+		if c, err := m.dcs.Observe(r.Context()); err == nil && !c.Failover.Present && c.Failover.Refused != "" && m.dcs.Holder() == leader {
+			writeError(w, http.StatusPreconditionFailed, c.Failover.Refused)
+			return
+		}
 		select {
 		case <-r.Context().Done():
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	writeError(w, http.StatusServiceUnavailable, "the leader did not change within 30 seconds; see the members' /status")
+	writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the leader did not change within %s; see the members' /status", wait))
 }
 
 // inLoop runs an operation in the HA loop, so that it does not race it.

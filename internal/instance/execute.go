@@ -31,7 +31,11 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 
 	case ha.RenewLock:
 		err := m.retry(ctx, cfg.RetryTimeout, func(ctx context.Context) error {
-			return m.dcs.Renew(ctx, cfg.TTL, m.currentWAL(ctx, pgo.WAL), pgo.Timeline)
+			wal := pgo.WAL
+			if !pgo.Unresponsive {
+				wal = m.currentWAL(ctx, pgo.WAL)
+			}
+			return m.dcs.Renew(ctx, cfg.TTL, wal, pgo.Timeline)
 		})
 		if err != nil && !errors.Is(err, dcs.ErrLockLost) {
 			// Could not renew within retry_timeout: treat the DCS as
@@ -102,7 +106,18 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return m.pg.Reload(ctx)
 
 	case ha.Stop:
-		return m.pg.Stop(ctx, 30*time.Second)
+		timeout := 30 * time.Second
+		if pgo.Unresponsive {
+			// A hung server: do not wait long for a clean shutdown.
+			timeout = 10 * time.Second
+		}
+		if err := m.pg.Stop(ctx, timeout); err != nil {
+			if m.pg.Process().Alive {
+				return err
+			}
+			m.log.Error(err, "stopping PostgreSQL")
+		}
+		return nil
 
 	case ha.HandOver:
 		return m.handOver(ctx, o, a.Upstream)
@@ -138,7 +153,7 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return m.dcs.WriteSync(ctx, m.opts.Name, a.Members)
 
 	case ha.ClearFailover:
-		return m.dcs.ClearFailover(ctx)
+		return m.dcs.ClearFailover(ctx, a.Reason)
 
 	case ha.LabelPrimary:
 		return m.dcs.SetRole(ctx, naming.RolePrimary)
@@ -176,6 +191,8 @@ func (m *Manager) setSystemID(id uint64) {
 
 // currentWAL is the primary's WAL position now, for the lock's optime.
 func (m *Manager) currentWAL(ctx context.Context, fallback ha.LSN) ha.LSN {
+	ctx, cancel := context.WithTimeout(ctx, m.sqlTimeout())
+	defer cancel()
 	if wal, err := m.pg.CurrentWAL(ctx); err == nil {
 		return wal
 	}
@@ -244,6 +261,31 @@ func (m *Manager) clone(ctx context.Context, upstream string) error {
 	return m.pg.Start()
 }
 
+// cloneKeeping is clone after a failed rewind: the old data directory is
+// kept aside (the only copy of what the former primary did not send), and
+// the clone refused when the volume cannot hold both.
+func (m *Manager) cloneKeeping(ctx context.Context, upstream string) error {
+	u, err := m.member(upstream)
+	if err != nil {
+		return err
+	}
+	m.setSystemID(0)
+	kept, err := m.pg.BaseBackupKeeping(ctx, m.replicationConnInfo(u), time.Now())
+	if err != nil {
+		if errors.Is(err, postgres.ErrNoSpace) {
+			m.setProblem("pg_rewind failed and the old data cannot be kept: " + err.Error() +
+				"; add space to the data volume, or set remove_data_directory_on_rewind_failure to drop the old data")
+		}
+		return err
+	}
+	m.setProblem("")
+	m.log.Info("kept the data directory that pg_rewind could not rewind", "path", kept)
+	if err := m.setRole(true, upstream); err != nil {
+		return err
+	}
+	return m.pg.Start()
+}
+
 // rewind makes a former primary (or a diverged standby) follow the leader;
 // when pg_rewind fails, it clones instead.
 func (m *Manager) rewind(ctx context.Context, upstream string) error {
@@ -277,8 +319,12 @@ func (m *Manager) rewind(ctx context.Context, upstream string) error {
 		if errors.Is(err, postgres.ErrSourceUnreachable) {
 			return err // try again on a later run, with the data intact
 		}
-		m.log.Error(err, "pg_rewind failed: cloning instead", "from", upstream)
-		return m.clone(ctx, upstream)
+		if m.dcs.Dynamic().RemoveDataDirectoryOnRewindFailure {
+			m.log.Error(err, "pg_rewind failed: cloning instead, without the old data (remove_data_directory_on_rewind_failure)", "from", upstream)
+			return m.clone(ctx, upstream)
+		}
+		m.log.Error(err, "pg_rewind failed: cloning instead, keeping the old data directory aside", "from", upstream)
+		return m.cloneKeeping(ctx, upstream)
 	}
 	// pg_rewind copied the leader's configuration files over this member's.
 	if err := m.setRole(true, upstream); err != nil {
@@ -288,15 +334,39 @@ func (m *Manager) rewind(ctx context.Context, upstream string) error {
 }
 
 // handOver is a switchover on the leader: stop, let the candidate receive
-// the shutdown checkpoint, release the lock, and follow the candidate.
+// the shutdown checkpoint, release the lock, and follow the candidate. The
+// lock stays renewed until it is released. A candidate that does not
+// confirm the checkpoint in time would lose the commits after its last
+// received position: the leader then keeps the lock, starts again as
+// primary and refuses the request.
 func (m *Manager) handOver(ctx context.Context, o ha.Observed, candidate string) error {
+	cfg := o.Cluster.Config
 	m.log.Info("switching over", "to", candidate)
+	keeping := m.keepLock(ctx, cfg, o.Postgres.WAL, o.Postgres.Timeline)
 	if err := m.pg.Stop(ctx, 30*time.Second); err != nil {
 		m.log.Error(err, "stopping PostgreSQL for the switchover")
 	}
 	checkpoint, timeline := m.finalPosition(ctx)
-	if !m.waitForReplica(ctx, candidate, checkpoint, min(o.Cluster.Config.TTL/2, 10*time.Second)) {
-		m.log.Info("the candidate did not confirm the shutdown checkpoint; releasing the lock anyway", "candidate", candidate)
+	wait := handOverWait(cfg)
+	confirmed := checkpoint != 0 && m.waitForReplica(ctx, candidate, checkpoint, wait)
+	keeping()
+	if !confirmed {
+		why := fmt.Sprintf("switchover refused: %s did not receive the shutdown checkpoint (%s) within %s", candidate, postgres.FormatLSN(checkpoint), wait)
+		m.log.Info(why + "; staying primary")
+		if err := m.dcs.Renew(ctx, cfg.TTL, checkpoint, timeline); err != nil {
+			// Another member has the lock now: the next run follows it.
+			return fmt.Errorf("%s, and the lock could not be kept: %w", why, err)
+		}
+		if err := m.setRole(false, ""); err != nil {
+			return err
+		}
+		if err := m.pg.Start(); err != nil {
+			return err
+		}
+		if err := m.pg.WaitReady(ctx, startTimeout); err != nil {
+			return err
+		}
+		return m.dcs.ClearFailover(ctx, why)
 	}
 	if err := m.dcs.Release(ctx, checkpoint, timeline); err != nil {
 		return err
@@ -305,4 +375,10 @@ func (m *Manager) handOver(ctx context.Context, o ha.Observed, candidate string)
 		return err
 	}
 	return m.pg.Start()
+}
+
+// handOverWait is how long a leader waits for the candidate of a
+// switchover to receive its shutdown checkpoint.
+func handOverWait(cfg ha.Config) time.Duration {
+	return min(cfg.TTL/2, 10*time.Second)
 }

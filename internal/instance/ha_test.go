@@ -136,7 +136,9 @@ func TestHardCrashFailover(t *testing.T) {
 	})
 }
 
-// c. SIGTERM of the leader: a new leader within 5 s.
+// c. SIGTERM of the leader: a new leader within 5 s. The old leader then
+// starts on a data directory a kubelet made group writable (fsGroup with
+// the default fsGroupChangePolicy) and rejoins.
 func TestGracefulFailover(t *testing.T) {
 	h := newHarness(t, 3, defaultProfile, nil)
 	h.startAll()
@@ -152,8 +154,33 @@ func TestGracefulFailover(t *testing.T) {
 		t.Errorf("failover after SIGTERM took %s, more than 5s", took)
 	}
 	h.waitFor(old+" stopped", 60*time.Second, func() bool { return h.member(old).cmd == nil })
+	fsGroupAlways(t, h.member(old).dataDir)
 	h.start(old)
 	h.waitHealthy(60 * time.Second)
+}
+
+// fsGroupAlways does to a data directory what a kubelet does at each mount
+// of a volume with an fsGroup and fsGroupChangePolicy Always: group read and
+// write on every file, and setgid on every directory.
+func fsGroupAlways(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm() | 0o060
+		if d.IsDir() {
+			mode |= 0o010 | os.ModeSetgid
+		}
+		return os.Chmod(path, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // d. Switchover to a named replica over REST within 5 s.

@@ -460,7 +460,7 @@ func (h *harness) post(name, path string, body any) (int, string) {
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+h.member(name).ip+":8008"+path, bytes.NewReader(raw))
 	req.SetBasicAuth("pgo", h.apiPwd)
-	client := http.Client{Timeout: 60 * time.Second}
+	client := http.Client{Timeout: 100 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err.Error()

@@ -53,6 +53,18 @@ type Manager struct {
 	promotions   int
 	notStreaming time.Time
 	hbaMethod    string // the password method pg_hba.conf was last written with
+	// answeredRun is the start time of the postmaster run that last
+	// answered a status query; failingSince is when the queries of that
+	// run began to fail (zero while they answer).
+	answeredRun, failingSince time.Time
+	// problem is what keeps the member from going on, for its status.
+	problem string
+}
+
+func (m *Manager) setProblem(p string) {
+	m.mu.Lock()
+	m.problem = p
+	m.mu.Unlock()
 }
 
 type request struct {
@@ -149,9 +161,22 @@ func (m *Manager) Run(ctx context.Context) error {
 			timer.Stop()
 		case req := <-m.requests:
 			timer.Stop()
-			req.done <- req.run(ctx)
+			req.done <- m.runRequest(ctx, req)
 		}
 	}
+}
+
+// runRequest runs an operation the REST API asked for. A leader that the
+// last run of the loop kept leading keeps its lock renewed meanwhile: a
+// restart must not hand the cluster to a replica.
+func (m *Manager) runRequest(ctx context.Context, req request) error {
+	m.mu.Lock()
+	d, cfg, observed := m.decision, m.cluster.Config, m.observed
+	m.mu.Unlock()
+	if m.dcs.Holder() == m.opts.Name && keepsLock(d) {
+		defer m.keepLock(ctx, cfg, observed.WAL, observed.Timeline)()
+	}
+	return req.run(ctx)
 }
 
 // retry runs f until it succeeds or the retry timeout passes.
@@ -221,17 +246,24 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	m.mu.Unlock()
 
 	again, failed := false, false
+	stopKeeping := func() {}
 	for _, a := range d.Actions {
 		if err := m.execute(ctx, o, a); err != nil {
 			m.log.Error(err, "action failed", "action", a.String())
 			failed = true
 			break
 		}
+		if (a.Kind == ha.RenewLock || a.Kind == ha.AcquireLock) && keepsLock(d) {
+			// The lock is ours: keep it while the next actions run.
+			stopKeeping()
+			stopKeeping = m.keepLock(ctx, cfg, o.Postgres.WAL, o.Postgres.Timeline)
+		}
 		if a.Kind == ha.Promote || a.Kind == ha.AcquireLock || a.Kind == ha.HandOver ||
 			a.Kind == ha.SetSynchronousStandbys || a.Kind == ha.Bootstrap || a.Kind == ha.ReleaseLock {
 			again = true
 		}
 	}
+	stopKeeping()
 	if len(d.Actions) > 0 {
 		m.setObserved(m.observePostgres(ctx))
 	}
@@ -276,8 +308,24 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 	}
 	proc := m.pg.Process()
 	if proc.Alive {
-		st, err := m.pg.Status(ctx, syncSince)
+		qctx, cancel := context.WithTimeout(ctx, m.sqlTimeout())
+		st, err := m.pg.Status(qctx, syncSince)
+		cancel()
 		if err != nil {
+			m.mu.Lock()
+			answered, last := m.answeredRun.Equal(proc.StartedAt), m.observed
+			if answered && m.failingSince.IsZero() {
+				m.failingSince = time.Now()
+				m.log.Error(err, "PostgreSQL does not answer its status query")
+			}
+			since := m.failingSince
+			m.mu.Unlock()
+			if answered {
+				// It ran and answered: a failing query is not a start.
+				last.Running, last.Unresponsive, last.UnresponsiveSince = false, true, since
+				last.Starting, last.Replicas = false, nil
+				return last
+			}
 			p.Starting, p.StartedAt, p.InRecovery = true, proc.StartedAt, m.pg.IsStandby()
 			if cd, err := m.pg.ControlData(ctx); err == nil {
 				p.Timeline = max(cd.Timeline, cd.MinRecoveryTL)
@@ -287,6 +335,10 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 		p.Running, p.InRecovery, p.Timeline, p.WAL = true, st.InRecovery, st.Timeline, st.WAL
 		p.Streaming, p.SynchronousStandbyNames, p.Replicas = st.Streaming, st.SynchronousStandbyNames, st.Replicas
 		m.mu.Lock()
+		if !m.failingSince.IsZero() {
+			m.log.Info("PostgreSQL answers again", "after", time.Since(m.failingSince).Round(time.Millisecond).String())
+		}
+		m.answeredRun, m.failingSince = proc.StartedAt, time.Time{}
 		switch {
 		case !p.InRecovery || p.Streaming:
 			m.notStreaming = time.Time{}
@@ -302,6 +354,16 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 		p.Timeline, p.WAL = max(cd.Timeline, cd.MinRecoveryTL), max(cd.Checkpoint, cd.MinRecovery)
 	}
 	return p
+}
+
+// sqlTimeout bounds each SQL call of the loop: well below loop_wait, so
+// that a server that does not answer never holds the loop (and the lock's
+// renewal) up.
+func (m *Manager) sqlTimeout() time.Duration {
+	m.mu.Lock()
+	loopWait := m.cluster.Config.LoopWait
+	m.mu.Unlock()
+	return min(max(loopWait/3, time.Second), 5*time.Second)
 }
 
 // fetchPeers asks the other members for their live status.
@@ -354,10 +416,18 @@ func (m *Manager) memberStatusOf(p ha.Postgres) dcs.MemberStatus {
 	st := dcs.MemberStatus{
 		Running: p.Running, Timeline: p.Timeline, WAL: uint64(p.WAL),
 		APIURL: "http://" + m.opts.APIAddress, ConnHost: m.opts.PodIP, ConnPort: m.opts.Port, Tags: m.tags(),
+		KeptData: m.pg.Kept(),
 	}
+	m.mu.Lock()
+	st.Problem = m.problem
+	m.mu.Unlock()
 	switch {
 	case p.DataDir == ha.DataEmpty:
 		st.Role, st.State = ha.RoleUninitialized, "uninitialized"
+	case p.Unresponsive && !p.InRecovery:
+		st.Role, st.State = ha.RolePrimary, "unresponsive"
+	case p.Unresponsive:
+		st.Role, st.State = ha.RoleReplica, "unresponsive"
 	case p.Running && !p.InRecovery:
 		st.Role, st.State = ha.RolePrimary, "running"
 	case p.Running:

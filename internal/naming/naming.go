@@ -62,6 +62,11 @@ const (
 	// KeyCandidate, KeyScheduledAt (and KeyLeader): FailoverConfigMap.
 	KeyCandidate   = "member"
 	KeyScheduledAt = "scheduled_at"
+	// KeyForce lets a switchover go to a candidate lagging beyond
+	// maximum_lag_on_failover; KeyRefused says why the last request was
+	// refused.
+	KeyForce   = "force"
+	KeyRefused = "refused"
 )
 
 // Objects of a cluster.

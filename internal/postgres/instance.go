@@ -172,6 +172,78 @@ func (i *Instance) Initdb(ctx context.Context) error {
 // connInfo (as the replication user). The copy goes to a directory beside
 // the data directory first, so that a failed copy leaves the data alone.
 func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
+	return i.baseBackup(ctx, connInfo, "")
+}
+
+// keptPrefix names the copy of a data directory kept aside: at most one
+// exists, <pgdata>.failed-<time>.
+const keptPrefix = ".failed-"
+
+// BaseBackupKeeping is BaseBackup that keeps the current data directory
+// aside, as <pgdata>.failed-<time> (replacing an earlier kept copy), rather
+// than deleting it: what a failed pg_rewind leaves is the only copy of the
+// commits the former primary did not send. It refuses, with ErrNoSpace,
+// when the volume cannot hold both the kept copy and a new one. It returns
+// the kept copy's path.
+func (i *Instance) BaseBackupKeeping(ctx context.Context, connInfo string, now time.Time) (string, error) {
+	if err := i.DropKept(); err != nil {
+		return "", err
+	}
+	need, err := dirSize(i.DataDir)
+	if err != nil {
+		return "", fmt.Errorf("measuring the data directory: %w", err)
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(i.DataDir), &fs); err != nil {
+		return "", fmt.Errorf("reading the free space of the data volume: %w", err)
+	}
+	// The new copy is about as large as the old one; leave a tenth free.
+	if free := fs.Bavail * uint64(fs.Bsize); free < need+need/10 {
+		return "", fmt.Errorf("%w: keeping the old data directory (%d MiB) needs as much free space again for the new copy, and %d MiB are free",
+			ErrNoSpace, need>>20, free>>20)
+	}
+	kept := i.DataDir + keptPrefix + now.UTC().Format("20060102T150405Z")
+	return kept, i.baseBackup(ctx, connInfo, kept)
+}
+
+// ErrNoSpace means the data volume cannot hold what was asked.
+var ErrNoSpace = errors.New("not enough free space on the data volume")
+
+// Kept is the data directory kept aside after a failed rewind, if any.
+func (i *Instance) Kept() string {
+	matches, _ := filepath.Glob(i.DataDir + keptPrefix + "*")
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[len(matches)-1]
+}
+
+// DropKept removes the kept data directory, if any.
+func (i *Instance) DropKept() error {
+	matches, _ := filepath.Glob(i.DataDir + keptPrefix + "*")
+	for _, m := range matches {
+		if err := os.RemoveAll(m); err != nil {
+			return fmt.Errorf("removing the kept data directory %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+func dirSize(dir string) (uint64, error) {
+	var total uint64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
+			total += uint64(info.Size())
+		}
+		return nil
+	})
+	return total, err
+}
+
+func (i *Instance) baseBackup(ctx context.Context, connInfo, keepAs string) error {
 	clone, cloneWAL := i.DataDir+".clone", ""
 	dirs := []string{clone}
 	if i.WALDir != "" {
@@ -198,7 +270,7 @@ func (i *Instance) BaseBackup(ctx context.Context, connInfo string) error {
 			return err
 		}
 	}
-	return i.replaceData(clone)
+	return i.replaceData(clone, keepAs)
 }
 
 // replaceWAL puts a copy's WAL directory in place and points the copy's
@@ -217,18 +289,29 @@ func (i *Instance) replaceWAL(clone, cloneWAL string) error {
 	return os.Symlink(i.WALDir, link)
 }
 
-// replaceData puts the data directory at from in place of the current one.
-func (i *Instance) replaceData(from string) error {
+// replaceData puts the data directory at from in place of the current one,
+// which it moves to keepAs (removes when empty).
+func (i *Instance) replaceData(from, keepAs string) error {
 	old := i.DataDir + ".old"
+	if keepAs != "" {
+		old = keepAs
+	}
 	_ = os.RemoveAll(old)
 	if err := os.Rename(i.DataDir, old); err == nil {
 		if err := os.Rename(from, i.DataDir); err != nil {
 			return fmt.Errorf("moving the copy into place: %w", err)
 		}
+		if keepAs != "" {
+			return nil
+		}
 		return os.RemoveAll(old)
 	}
 	// The data directory is a mount point: move the contents instead.
-	if err := i.WipeData(); err != nil {
+	if keepAs != "" {
+		if err := moveContents(i.DataDir, keepAs); err != nil {
+			return fmt.Errorf("keeping the old data directory: %w", err)
+		}
+	} else if err := i.WipeData(); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(from)
@@ -241,6 +324,23 @@ func (i *Instance) replaceData(from string) error {
 		}
 	}
 	return os.RemoveAll(from)
+}
+
+// moveContents moves what dir holds into a new directory to.
+func moveContents(dir, to string) error {
+	if err := os.Mkdir(to, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrSourceUnreachable means the server to copy or rewind from could not be
@@ -344,6 +444,11 @@ func (i *Instance) Start() error {
 	defer i.mu.Unlock()
 	if i.cmd != nil {
 		return errors.New("PostgreSQL is already running")
+	}
+	// A volume mounted with an fsGroup can leave the directory group
+	// writable, which PostgreSQL refuses.
+	if err := os.Chmod(i.DataDir, 0o700); err != nil {
+		return fmt.Errorf("restricting the data directory to its owner: %w", err)
 	}
 	cmd := exec.Command(i.bin("postgres"), "-D", i.DataDir)
 	cmd.Stdout, cmd.Stderr = i.output(), i.output()

@@ -185,11 +185,16 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		EnableServiceLinks:            ptr.To(false),
 		TerminationGracePeriodSeconds: ptr.To[int64](60),
 		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To(opts.PostgresUID),
-			RunAsGroup:     ptr.To(opts.PostgresGID),
-			FSGroup:        ptr.To(opts.PostgresGID),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			RunAsNonRoot: ptr.To(true),
+			RunAsUser:    ptr.To(opts.PostgresUID),
+			RunAsGroup:   ptr.To(opts.PostgresGID),
+			FSGroup:      ptr.To(opts.PostgresGID),
+			// Always (the default) makes every file of the volume group
+			// writable at each mount; PostgreSQL then refuses its data
+			// directory. The instance manager also sets 0700 before each
+			// start.
+			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		InitContainers: []corev1.Container{{
 			Name:            "instance-manager",

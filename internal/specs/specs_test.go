@@ -167,3 +167,14 @@ func TestShutdownAndOverrides(t *testing.T) {
 		t.Errorf("user TLS secrets are not mounted: %v", names)
 	}
 }
+
+// TestVolumePermissionsKeepPostgresStarting: a kubelet with the default
+// fsGroupChangePolicy (Always) makes the data directory group writable at
+// each mount, and PostgreSQL then refuses to start.
+func TestVolumePermissionsKeepPostgresStarting(t *testing.T) {
+	sts := StatefulSet(hacluster(), Instance{Name: "x"}, DefaultOptions())
+	sc := sts.Spec.Template.Spec.SecurityContext
+	if sc == nil || sc.FSGroupChangePolicy == nil || *sc.FSGroupChangePolicy != corev1.FSGroupChangeOnRootMismatch {
+		t.Fatalf("pod security context %+v: want fsGroupChangePolicy OnRootMismatch", sc)
+	}
+}

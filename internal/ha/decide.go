@@ -182,6 +182,7 @@ func decideSwitchover(o Observed) (Decision, bool) {
 func unhealthyCandidate(o Observed, name string) string {
 	c := o.Cluster
 	p, ok := findPeer(o.Peers, name)
+	forced := c.Failover.Force && c.Failover.Candidate == name
 	switch {
 	case !ok || !p.Reachable:
 		return fmt.Sprintf("%s does not answer", name)
@@ -196,7 +197,7 @@ func unhealthyCandidate(o Observed, name string) string {
 		// leader would hand over to a member that then forks a timeline
 		// behind the leader's last record.
 		return fmt.Sprintf("%s is not streaming from %s", name, o.Name)
-	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover && !(c.Failover.Force && c.Failover.Candidate == name):
+	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover && !forced:
 		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover (a request with force may still choose it)", name, lagBehind(o.Postgres.WAL, p.WAL))
 	}
 	return ""
@@ -253,20 +254,46 @@ func decideFollower(o Observed, leader string) Decision {
 		return Decision{Actions: []Action{actOn(StartReplica, leader), act(LabelReplica)}, Message: fmt.Sprintf("starting as a replica of %s", leader)}
 	case pg.Upstream != leader:
 		return Decision{Actions: []Action{actOn(Follow, leader), act(LabelReplica)}, Message: fmt.Sprintf("following the new leader %s", leader)}
-	case diverged(o, lm):
-		return Decision{Actions: []Action{actOn(Rewind, leader), act(LabelReplica)}, Message: fmt.Sprintf("rewinding: not streaming from %s and behind its timeline", leader)}
+	case diverged(o):
+		return Decision{Actions: []Action{actOn(Rewind, leader), act(LabelReplica)}, Message: fmt.Sprintf("rewinding: my WAL went past where %s's timeline history left mine", leader)}
 	default:
-		return Decision{Actions: []Action{act(LabelReplica)}, Message: fmt.Sprintf("no action: replica of %s", leader)}
+		// The slots of the other members wait here for a promotion.
+		return Decision{Actions: []Action{actMembers(SyncSlots, otherMembers(o)), act(LabelReplica)}, Message: fmt.Sprintf("no action: replica of %s", leader)}
 	}
 }
 
-// diverged reports a standby that cannot follow its leader because its WAL
-// went past the point where the leader's timeline forked off.
-func diverged(o Observed, leader Member) bool {
-	pg := o.Postgres
-	return !o.Cluster.Config.Paused && !pg.Streaming && !pg.NotStreamingSince.IsZero() &&
-		o.Now.Sub(pg.NotStreamingSince) > divergenceGrace(o.Cluster.Config) &&
+// NeedLeaderHistory reports whether the loop must ask the leader for its
+// timeline history before deciding: a standby that has not streamed for a
+// while, behind the leader's timeline, may have diverged from it.
+func NeedLeaderHistory(o Observed) bool {
+	c, pg := o.Cluster, o.Postgres
+	if !o.DCSReachable || !c.Initialized || !c.Lock.HeldAt(o.Now) || c.Lock.Holder == o.Name {
+		return false
+	}
+	leader := c.Members[c.Lock.Holder]
+	return !c.Config.Paused && pg.Running && pg.InRecovery && pg.Upstream == c.Lock.Holder &&
+		!pg.Streaming && !pg.NotStreamingSince.IsZero() &&
+		o.Now.Sub(pg.NotStreamingSince) > divergenceGrace(c.Config) &&
 		leader.Running && leader.Timeline > pg.Timeline
+}
+
+// diverged reports a standby that cannot follow its leader because its WAL
+// went past the point where the leader's history left the standby's
+// timeline, as Patroni checks it. Not streaming alone proves nothing (the
+// leader may be gone, or busy): without the leader's history there is no
+// divergence to act on.
+func diverged(o Observed) bool {
+	pg := o.Postgres
+	if !NeedLeaderHistory(o) || o.LeaderHistory == nil {
+		return false
+	}
+	for _, s := range o.LeaderHistory {
+		if s.Timeline == pg.Timeline {
+			return pg.WAL > s.LSN
+		}
+	}
+	// The leader's history never went through this timeline.
+	return true
 }
 
 // stuck reports a standby that has been starting for long, behind the

@@ -203,7 +203,7 @@ func TestDecide(t *testing.T) {
 		// Followers.
 		{"replica follows its leader", func() Observed {
 			return cluster("a", "b")
-		}, []ActionKind{LabelReplica}, "replica of b"},
+		}, []ActionKind{SyncSlots, LabelReplica}, "replica of b"},
 		{"replica follows a new leader", func() Observed {
 			o := cluster("a", "c")
 			o.Postgres.Upstream = "b"
@@ -227,14 +227,41 @@ func TestDecide(t *testing.T) {
 			o.Postgres.Running = false
 			return o
 		}, []ActionKind{StartReplica, LabelReplica}, "starting as a replica of b"},
-		{"replica that cannot stream and is behind the leader's timeline: rewinds", func() Observed {
+		{"replica not streaming, past the point where the leader's history left its timeline: rewinds", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-time.Minute)
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			o.LeaderHistory = []TimelineSwitch{{Timeline: 1, LSN: 900}}
+			return o
+		}, []ActionKind{Rewind, LabelReplica}, "went past"},
+		{"replica not streaming, before the leader's switch point: no rewind", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-time.Minute)
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 2
+			o.Cluster.Members["b"] = lm
+			o.LeaderHistory = []TimelineSwitch{{Timeline: 1, LSN: 1000}}
+			return o
+		}, []ActionKind{SyncSlots, LabelReplica}, "replica of b"},
+		{"replica not streaming on a timeline the leader's history never had: rewinds", func() Observed {
+			o := cluster("a", "b")
+			o.Postgres.Streaming, o.Postgres.NotStreamingSince, o.Postgres.Timeline = false, t0.Add(-time.Minute), 2
+			lm := o.Cluster.Members["b"]
+			lm.Timeline = 4 // forked from 1 through 3, never from 2
+			o.Cluster.Members["b"] = lm
+			o.LeaderHistory = []TimelineSwitch{{Timeline: 1, LSN: 500}, {Timeline: 3, LSN: 2000}}
+			return o
+		}, []ActionKind{Rewind, LabelReplica}, "went past"},
+		{"replica not streaming, the leader does not answer for its history: no rewind", func() Observed {
 			o := cluster("a", "b")
 			o.Postgres.Streaming, o.Postgres.NotStreamingSince = false, t0.Add(-time.Minute)
 			lm := o.Cluster.Members["b"]
 			lm.Timeline = 2
 			o.Cluster.Members["b"] = lm
 			return o
-		}, []ActionKind{Rewind, LabelReplica}, "rewinding"},
+		}, []ActionKind{SyncSlots, LabelReplica}, "replica of b"},
 		{"standby that cannot become consistent: reinitializes", func() Observed {
 			o := cluster("a", "b")
 			o.Postgres.Running, o.Postgres.Starting, o.Postgres.StartedAt = false, true, t0.Add(-6*time.Minute)
@@ -255,7 +282,7 @@ func TestDecide(t *testing.T) {
 			lm.Timeline = 2
 			o.Cluster.Members["b"] = lm
 			return o
-		}, []ActionKind{LabelReplica}, "replica of b"},
+		}, []ActionKind{SyncSlots, LabelReplica}, "replica of b"},
 
 		// Elections.
 		{"released lock: the healthiest takes it and promotes", func() Observed {
@@ -274,7 +301,7 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Lock.ObservedAt = t0.Add(-29 * time.Second)
 			peer(&o, "b").Reachable = false
 			return o
-		}, []ActionKind{LabelReplica}, "replica of b"},
+		}, []ActionKind{SyncSlots, LabelReplica}, "replica of b"},
 		{"a peer with more WAL is healthier", func() Observed {
 			o := cluster("a", "")
 			peer(&o, "c").WAL = 1100
@@ -607,4 +634,19 @@ func TestSynchronousActions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A replica keeps the slots of the other members (the leader's too: it is
+// the next replica after a failover), so that a promotion finds them.
+func TestReplicaKeepsTheOtherMembersSlots(t *testing.T) {
+	d := Decide(cluster("a", "b"))
+	for _, a := range d.Actions {
+		if a.Kind == SyncSlots {
+			if !slices.Equal(a.Members, []string{"b", "c"}) {
+				t.Errorf("slots kept for %v, want [b c]", a.Members)
+			}
+			return
+		}
+	}
+	t.Errorf("a healthy replica keeps no slots: %v", d.Actions)
 }

@@ -257,4 +257,15 @@ type Observed struct {
 	// Peers holds live answers from the other members; it is filled only
 	// when the lock is free (see NeedPeers).
 	Peers []Peer
+	// LeaderHistory is the leader's timeline history as it answered just
+	// now; it is asked for only when NeedLeaderHistory says so, and nil
+	// when the leader did not answer.
+	LeaderHistory []TimelineSwitch
+}
+
+// TimelineSwitch is one line of a timeline history file: Timeline ended at
+// LSN, where its successor began.
+type TimelineSwitch struct {
+	Timeline int64 `json:"timeline"`
+	LSN      LSN   `json:"lsn"`
 }

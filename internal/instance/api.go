@@ -60,14 +60,29 @@ func fetchStatus(ctx context.Context, client *http.Client, apiURL string) (Statu
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// status is this member's state now: PostgreSQL is asked again, so that
-// elections compare live WAL positions.
+// status is this member's state now: PostgreSQL is asked again (within a
+// second), so that elections compare live WAL positions.
 func (m *Manager) status(ctx context.Context) Status {
+	return m.statusOf(ctx, true)
+}
+
+// probeStatus is what the health checks (Kubernetes' probes, load
+// balancers) are answered from: the loop's last observation, and whether the
+// postmaster still runs. It queries nothing, so that frequent checks cost
+// PostgreSQL nothing and a slow server does not make them time out.
+func (m *Manager) probeStatus() Status {
+	return m.statusOf(context.Background(), false)
+}
+
+func (m *Manager) statusOf(ctx context.Context, live bool) Status {
 	m.mu.Lock()
 	p, c, d, loopAt, upstream, syncSince := m.observed, m.cluster, m.decision, m.loopAt, m.upstream, m.syncSince
 	reachable := m.dcsReachable
 	m.mu.Unlock()
-	if m.pg.Process().Alive {
+	switch {
+	case !m.pg.Process().Alive:
+		p.Running = false
+	case live:
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		st, err := m.pg.Status(ctx, syncSince)
 		cancel()
@@ -76,8 +91,6 @@ func (m *Manager) status(ctx context.Context) Status {
 		} else {
 			p.Running = false
 		}
-	} else {
-		p.Running = false
 	}
 	ms := m.memberStatusOf(p)
 	now := time.Now()
@@ -102,7 +115,7 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 	mux := http.NewServeMux()
 	check := func(ok func(Status, *http.Request) bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			st := m.status(r.Context())
+			st := m.probeStatus()
 			code := http.StatusServiceUnavailable
 			if ok(st, r) {
 				code = http.StatusOK
@@ -120,6 +133,7 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 		return st.Running && (st.IsLeader == (st.Role == ha.RolePrimary))
 	}))
 	mux.HandleFunc("GET /liveness", m.liveness)
+	mux.HandleFunc("GET /history", m.history)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
 	mux.HandleFunc("GET /patroni", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
 
@@ -183,6 +197,20 @@ func parseBytes(s string) (uint64, error) {
 		}
 	}
 	return strconv.ParseUint(s, 10, 64)
+}
+
+// history answers the timeline history of this member's current timeline,
+// which replicas compare their position with to know whether they diverged.
+func (m *Manager) history(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	tl := m.observed.Timeline
+	m.mu.Unlock()
+	h, err := m.pg.History(tl)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 // liveness: the loop ran recently, so the manager is not stuck.

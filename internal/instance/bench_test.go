@@ -10,16 +10,21 @@ import (
 // The failover benchmarks run with -benchtime=Nx (`make bench-failover`
 // runs 5): each iteration is one failover of a three-member cluster, and
 // the figures are the median and maximum time from the leader's end to a new
-// primary accepting writes.
+// primary accepting writes, and (rejoin) from then to the third member
+// streaming from the new primary.
 
 func reportTimes(b *testing.B, times []time.Duration) {
+	reportTimesAs(b, times, "")
+}
+
+func reportTimesAs(b *testing.B, times []time.Duration, prefix string) {
 	if len(times) == 0 {
 		return
 	}
 	sorted := slices.Clone(times)
 	slices.Sort(sorted)
-	b.ReportMetric(sorted[len(sorted)/2].Seconds(), "s-median")
-	b.ReportMetric(sorted[len(sorted)-1].Seconds(), "s-max")
+	b.ReportMetric(sorted[len(sorted)/2].Seconds(), "s-"+prefix+"median")
+	b.ReportMetric(sorted[len(sorted)-1].Seconds(), "s-"+prefix+"max")
 }
 
 func profiles() map[string]profile {
@@ -34,19 +39,29 @@ func benchFailover(b *testing.B, end func(h *harness, leader string) (wait func(
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, 3, prof, nil)
 			h.startAll()
-			var times []time.Duration
+			var times, rejoins []time.Duration
 			for i := 0; i < b.N; i++ {
 				leader := h.waitHealthy(120 * time.Second)
 				writeSome(b, h, leader, 100)
 				start := time.Now()
 				wait := end(h, leader)
-				h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
-				times = append(times, time.Since(start))
+				next, _ := h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
+				promoted := time.Now()
+				times = append(times, promoted.Sub(start))
+				for _, third := range h.names() {
+					if third != leader && third != next {
+						rejoins = append(rejoins, h.waitFor(third+" streaming from "+next, 30*time.Second, func() bool {
+							st, err := h.status(third)
+							return err == nil && st.Streaming && st.Upstream == next
+						}))
+					}
+				}
 				wait()
 				h.start(leader)
 			}
 			h.waitHealthy(120 * time.Second)
 			reportTimes(b, times)
+			reportTimesAs(b, rejoins, "rejoin-")
 		})
 	}
 }

@@ -185,6 +185,10 @@ func (m *Manager) setRole(standby bool, upstream string) error {
 
 func (m *Manager) setSystemID(id uint64) {
 	m.mu.Lock()
+	if id == 0 {
+		// New data (a bootstrap, a clone): its timeline is its own.
+		m.streamedTL = 0
+	}
 	m.systemID = id
 	m.mu.Unlock()
 }

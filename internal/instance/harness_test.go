@@ -26,13 +26,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"pgo.dev/pgo/internal/dcs"
+	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/instance"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/testenv"
 )
 
@@ -149,19 +149,18 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 		t.Fatal(err)
 	}
 
-	// The managers get exactly the instance manager's RBAC rules.
-	sa := "system:serviceaccount:" + h.ns + ":" + h.cluster + "-instance"
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: h.cluster + "-instance", Namespace: h.ns}, Rules: dcs.PolicyRules()}
+	// The managers get exactly the Role the operator gives a cluster's
+	// pods, from the same function, bound to the pods' ServiceAccount.
+	_, role, binding := specs.InstanceRBAC(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: h.cluster, Namespace: h.ns}})
+	role.OwnerReferences, binding.OwnerReferences = nil, nil
 	if _, err := cs.RbacV1().Roles(h.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name, Namespace: h.ns},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: "User", Name: sa}}}
 	if _, err := cs.RbacV1().RoleBindings(h.ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := env.Kubeconfig(sa)
+	subject := binding.Subjects[0]
+	kubeconfig, err := env.Kubeconfig("system:serviceaccount:" + subject.Namespace + ":" + subject.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +199,11 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 		h.stopAll()
 		if v := h.checker.violations(); len(v) > 0 {
 			t.Errorf("split brain: two members accepted writes at once: %v", v)
+		}
+		for _, name := range h.names() {
+			if line := lineWith(h.log(name), "is forbidden"); line != "" {
+				t.Errorf("%s was refused something the operator's Role should grant: %s", name, line)
+			}
 		}
 		if t.Failed() {
 			h.dumpLogs()
@@ -412,6 +416,16 @@ func (h *harness) dumpLogs() {
 		}
 		h.t.Logf("==== log of %s (last lines):\n%s", name, strings.Join(lines, "\n"))
 	}
+}
+
+// lineWith is the first line of text that contains s ("" when none does).
+func lineWith(text, s string) string {
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 func (h *harness) log(name string) string {

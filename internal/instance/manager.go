@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,10 @@ type Manager struct {
 	answeredRun, failingSince time.Time
 	// problem is what keeps the member from going on, for its status.
 	problem string
+	// streamedTL is the latest timeline this standby received by
+	// streaming: once its WAL receiver stops, pg_stat_wal_receiver no
+	// longer says, and the checkpoint's timeline can be older.
+	streamedTL int64
 }
 
 func (m *Manager) setProblem(p string) {
@@ -236,6 +242,9 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	if ha.NeedPeers(o) {
 		o.Peers = m.fetchPeers(ctx, cluster.Members)
 	}
+	if ha.NeedLeaderHistory(o) {
+		o.LeaderHistory = m.fetchHistory(ctx, cluster.Members[cluster.Lock.Holder])
+	}
 	d := ha.Decide(o)
 
 	m.mu.Lock()
@@ -271,8 +280,15 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 		m.publish(ctx)
 	}
 
+	m.mu.Lock()
+	starting := m.observed.Starting
+	m.mu.Unlock()
 	next := time.Now().Add(cfg.LoopWait)
 	switch {
+	case starting:
+		// The health checks answer from the last observation: look again
+		// soon, so that they see the server accept connections at once.
+		next = time.Now().Add(500 * time.Millisecond)
 	case again:
 		next = time.Now().Add(200 * time.Millisecond)
 	case failed:
@@ -339,6 +355,12 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 			m.log.Info("PostgreSQL answers again", "after", time.Since(m.failingSince).Round(time.Millisecond).String())
 		}
 		m.answeredRun, m.failingSince = proc.StartedAt, time.Time{}
+		if p.InRecovery {
+			if p.Streaming {
+				m.streamedTL = max(m.streamedTL, p.Timeline)
+			}
+			p.Timeline = max(p.Timeline, m.streamedTL)
+		}
 		switch {
 		case !p.InRecovery || p.Streaming:
 			m.notStreaming = time.Time{}
@@ -364,6 +386,31 @@ func (m *Manager) sqlTimeout() time.Duration {
 	loopWait := m.cluster.Config.LoopWait
 	m.mu.Unlock()
 	return min(max(loopWait/3, time.Second), 5*time.Second)
+}
+
+// fetchHistory asks the leader for its timeline history; nil when it does
+// not answer.
+func (m *Manager) fetchHistory(ctx context.Context, leader ha.Member) []ha.TimelineSwitch {
+	if leader.APIURL == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(leader.APIURL, "/")+"/history", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := m.peers.Do(req)
+	if err != nil {
+		m.log.Info("the leader does not answer for its timeline history", "leader", leader.Name, "error", err.Error())
+		return nil
+	}
+	defer resp.Body.Close()
+	history := []ha.TimelineSwitch{}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&history) != nil {
+		return nil
+	}
+	return history
 }
 
 // fetchPeers asks the other members for their live status.

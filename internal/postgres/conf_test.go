@@ -111,3 +111,17 @@ func TestPasswordForReadsPassfile(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHistory(t *testing.T) {
+	got, err := ParseHistory("1\t0/3000160\tno recovery target specified\n\n# a comment\n2\t0/5000000\tat restore point \"x\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ha.TimelineSwitch{{Timeline: 1, LSN: 0x3000160}, {Timeline: 2, LSN: 0x5000000}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, err := ParseHistory("1\tnot-an-lsn\treason\n"); err == nil {
+		t.Error("a bad switch point was accepted")
+	}
+}

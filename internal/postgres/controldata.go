@@ -3,6 +3,8 @@ package postgres
 import (
 	"bufio"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -82,4 +84,40 @@ func ParseControlData(out string) (ControlData, error) {
 		}
 	}
 	return c, nil
+}
+
+// History is the timeline history of timeline tl, from its history file in
+// pg_wal: where each earlier timeline of its lineage ended. Timeline 1 has
+// none.
+func (i *Instance) History(tl int64) ([]ha.TimelineSwitch, error) {
+	if tl <= 1 {
+		return []ha.TimelineSwitch{}, nil
+	}
+	data, err := os.ReadFile(filepath.Join(i.DataDir, "pg_wal", fmt.Sprintf("%08X.history", tl)))
+	if err != nil {
+		return nil, fmt.Errorf("reading the history of timeline %d: %w", tl, err)
+	}
+	return ParseHistory(string(data))
+}
+
+// ParseHistory reads a timeline history file: lines of "parent timeline,
+// switch point, reason", tab separated, and comments.
+func ParseHistory(text string) ([]ha.TimelineSwitch, error) {
+	out := []ha.TimelineSwitch{}
+	for line := range strings.Lines(text) {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		tl, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("timeline history line %q: %w", strings.TrimSpace(line), err)
+		}
+		lsn, err := ParseLSN(fields[1])
+		if err != nil {
+			return nil, fmt.Errorf("timeline history line %q: %w", strings.TrimSpace(line), err)
+		}
+		out = append(out, ha.TimelineSwitch{Timeline: tl, LSN: lsn})
+	}
+	return out, nil
 }

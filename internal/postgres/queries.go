@@ -210,6 +210,9 @@ func (i *Instance) CreateReplicationUser(ctx context.Context, password string) e
 
 // SyncSlots makes the physical replication slots the members named: it
 // creates missing ones (reserving WAL at once) and drops inactive others.
+//
+// A standby keeps them too, so that a promotion finds them in place and
+// the other replicas stream from the new primary at once.
 func (i *Instance) SyncSlots(ctx context.Context, members []string) error {
 	pool, err := i.Pool(ctx)
 	if err != nil {
@@ -249,6 +252,13 @@ func (i *Instance) SyncSlots(ctx context.Context, members []string) error {
 			!strings.Contains(err.Error(), "already exists") {
 			return fmt.Errorf("creating replication slot %s: %w", name, err)
 		}
+	}
+	// On a standby the slots wait for a promotion, following replay so
+	// that they hold no WAL back.
+	if _, err := pool.Exec(ctx, `SELECT pg_replication_slot_advance(slot_name, pg_last_wal_replay_lsn())
+		FROM pg_replication_slots
+		WHERE pg_is_in_recovery() AND slot_type = 'physical' AND NOT active AND restart_lsn < pg_last_wal_replay_lsn()`); err != nil {
+		return fmt.Errorf("advancing the replication slots kept for a promotion: %w", err)
 	}
 	return nil
 }

@@ -240,11 +240,14 @@ func TestReadinessReachesTheAPIUnderLoad(t *testing.T) {
 	const probePeriod = time.Second
 	var worst time.Duration
 	for i := range 50 {
-		created, err := pods.Create(ctx, twoContainerPod("twins", node, target), metav1.CreateOptions{})
+		// A new name each cycle: what is measured is readiness, not the
+		// re-use of a name (see the closing note of issue 12).
+		name := fmt.Sprintf("twins-%d", i)
+		created, err := pods.Create(ctx, twoContainerPod(name, node, target), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
-		w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=twins", ResourceVersion: created.ResourceVersion})
+		w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: created.ResourceVersion})
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
@@ -284,7 +287,7 @@ func waitReadyThenDelete(ctx context.Context, w watch.Interface, pods corev1clie
 			}
 			if ev.Type == watch.Deleted {
 				if readyAt.IsZero() {
-					return 0, errors.New("the pod was deleted before it was ready")
+					return 0, fmt.Errorf("pod %s (uid %s) was deleted before it was ready", pod.Name, pod.UID)
 				}
 				return readyAt.Sub(runningAt), nil
 			}

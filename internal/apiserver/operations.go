@@ -20,6 +20,7 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/dcs"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/specs"
@@ -114,10 +115,7 @@ func (s *Server) instanceAPI(ctx context.Context, c *pgov1.PGCluster, pod *corev
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	var msg struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}
+	var msg instanceapi.Reply
 	_ = json.Unmarshal(raw, &msg)
 	text := msg.Message
 	if text == "" {
@@ -188,9 +186,9 @@ func (s *Server) failover(ctx context.Context, r *request) (any, error) {
 		candidate = naming.PodOfInstance(req.Target)
 	}
 	if req.Force {
-		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], "/failover", map[string]string{"candidate": candidate})
+		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], instanceapi.PathFailover, instanceapi.FailoverRequest{Candidate: candidate})
 	} else {
-		code, msg, err = s.instanceAPI(ctx, c, pods[primary], "/switchover", map[string]string{"leader": naming.PodOfInstance(primary), "candidate": candidate})
+		code, msg, err = s.instanceAPI(ctx, c, pods[primary], instanceapi.PathSwitchover, instanceapi.FailoverRequest{Leader: naming.PodOfInstance(primary), Candidate: candidate})
 	}
 	if err != nil {
 		return nil, err
@@ -288,7 +286,7 @@ func (s *Server) restart(ctx context.Context, r *request) (any, error) {
 	resp := pgoapi.RestartResponse{Name: c.Name}
 	for _, t := range targets {
 		res := pgoapi.RestartResult{Instance: t}
-		code, msg, err := s.instanceAPI(ctx, c, pods[t], "/restart", map[string]string{})
+		code, msg, err := s.instanceAPI(ctx, c, pods[t], instanceapi.PathRestart, struct{}{})
 		switch {
 		case err != nil:
 			res.Message = err.Error()

@@ -63,6 +63,9 @@ const (
 	SetSynchronousStandbys ActionKind = "set synchronous standbys"
 	// WriteSync records Members as the synchronous standbys in the DCS.
 	WriteSync ActionKind = "write sync state"
+	// ClearSync removes the synchronous state from the DCS (synchronous
+	// mode is off).
+	ClearSync ActionKind = "clear sync state"
 	// ClearFailover removes the switchover or failover request, recording
 	// Reason when the request was refused.
 	ClearFailover ActionKind = "clear failover request"

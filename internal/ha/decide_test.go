@@ -616,7 +616,7 @@ func TestSynchronousActions(t *testing.T) {
 				o.Postgres.SynchronousStandbyNames = []string{"b"}
 				return o
 			}(),
-			[]step{{SetSynchronousStandbys, []string{}}, {WriteSync, []string{}}}},
+			[]step{{SetSynchronousStandbys, []string{}}, {ClearSync, nil}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -649,4 +649,46 @@ func TestReplicaKeepsTheOtherMembersSlots(t *testing.T) {
 		}
 	}
 	t.Errorf("a healthy replica keeps no slots: %v", d.Actions)
+}
+
+func TestNextRun(t *testing.T) {
+	now := t0
+	leader := cluster("a", "a")
+	follower := cluster("a", "b") // b's lock expires 25 s after t0
+	follower.Cluster.Lock.ObservedAt = t0.Add(-25 * time.Second)
+	for _, tc := range []struct {
+		name             string
+		o                Observed
+		done             []Action
+		failed, starting bool
+		want             time.Duration
+	}{
+		{"nothing to do: loop_wait", leader, []Action{act(RenewLock)}, false, false, 10 * time.Second},
+		{"a promotion: again at once", leader, []Action{act(RenewLock), act(Promote)}, false, false, AfterChange},
+		{"a failed action: soon", leader, []Action{act(RenewLock)}, true, false, AfterFailure},
+		{"a promotion, then a failed action: at once", leader, []Action{act(Promote)}, true, false, AfterChange},
+		{"starting: look again soon", leader, []Action{act(StartPrimary)}, false, true, WhileStarting},
+		{"another's lock expires first: race then", follower, nil, false, false, 5*time.Second + 10*time.Millisecond},
+	} {
+		if got := NextRun(now, tc.o, tc.done, tc.failed, tc.starting).Sub(now); got != tc.want {
+			t.Errorf("%s: next run in %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestNotStreamingSince(t *testing.T) {
+	standby := Postgres{Running: true, InRecovery: true}
+	if got := NotStreamingSince(time.Time{}, t0, standby); !got.Equal(t0) {
+		t.Errorf("first seen not streaming: %v, want %v", got, t0)
+	}
+	if got := NotStreamingSince(t0, t0.Add(time.Minute), standby); !got.Equal(t0) {
+		t.Errorf("still not streaming: the clock moved to %v", got)
+	}
+	standby.Streaming = true
+	if got := NotStreamingSince(t0, t0.Add(time.Minute), standby); !got.IsZero() {
+		t.Errorf("streaming again: %v, want zero", got)
+	}
+	if got := NotStreamingSince(t0, t0.Add(time.Minute), Postgres{Running: true}); !got.IsZero() {
+		t.Errorf("a primary: %v, want zero", got)
+	}
 }

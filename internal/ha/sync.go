@@ -24,7 +24,7 @@ func synchronousActions(o Observed) []Action {
 			actions = append(actions, actMembers(SetSynchronousStandbys, nil))
 		}
 		if c.Sync.Present && (c.Sync.Leader != o.Name || len(c.Sync.Standbys) > 0) {
-			actions = append(actions, actMembers(WriteSync, nil))
+			actions = append(actions, act(ClearSync))
 		}
 		return actions
 	}

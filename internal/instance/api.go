@@ -16,36 +16,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/postgres"
 )
 
-// Status is what GET /status answers: this member as it is now.
-type Status struct {
-	Name           string  `json:"name"`
-	Role           ha.Role `json:"role"`
-	State          string  `json:"state"`
-	Running        bool    `json:"running"`
-	Timeline       int64   `json:"timeline,omitempty"`
-	WAL            uint64  `json:"wal"`
-	WALLSN         string  `json:"walLSN"`
-	Streaming      bool    `json:"streaming,omitempty"`
-	Upstream       string  `json:"upstream,omitempty"`
-	Leader         string  `json:"leader,omitempty"`
-	IsLeader       bool    `json:"isLeader"`
-	Tags           ha.Tags `json:"tags"`
-	PendingRestart bool    `json:"pendingRestart,omitempty"`
-	KeptData       string  `json:"keptData,omitempty"`
-	Problem        string  `json:"problem,omitempty"`
-	Paused         bool    `json:"paused,omitempty"`
-	DCSReachable   bool    `json:"dcsReachable"`
-	Message        string  `json:"message"`
-	LoopAt         string  `json:"loopAt"`
-}
+// Status is what GET /status answers (the contract's type).
+type Status = instanceapi.Status
 
 // fetchStatus asks a member's REST API for its status.
 func fetchStatus(ctx context.Context, client *http.Client, apiURL string) (Status, error) {
 	var st Status
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(apiURL, "/")+"/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(apiURL, "/")+instanceapi.PathStatus, nil)
 	if err != nil {
 		return st, err
 	}
@@ -124,28 +105,30 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 		}
 	}
 	primary := check(func(st Status, _ *http.Request) bool { return st.IsLeader && st.Running && st.Role == ha.RolePrimary })
-	mux.HandleFunc("GET /primary", primary)
-	mux.HandleFunc("GET /leader", primary)
-	mux.HandleFunc("GET /replica", check(m.replicaOK))
-	mux.HandleFunc("GET /read-only", check(func(st Status, _ *http.Request) bool { return st.Running }))
-	mux.HandleFunc("GET /health", check(func(st Status, _ *http.Request) bool { return st.Running }))
-	mux.HandleFunc("GET /readiness", check(func(st Status, _ *http.Request) bool {
+	get := func(path string, h http.HandlerFunc) { mux.HandleFunc("GET "+path, h) }
+	get(instanceapi.PathPrimary, primary)
+	get(instanceapi.PathLeader, primary)
+	get(instanceapi.PathReplica, check(m.replicaOK))
+	get(instanceapi.PathReadOnly, check(func(st Status, _ *http.Request) bool { return st.Running }))
+	get(instanceapi.PathHealth, check(func(st Status, _ *http.Request) bool { return st.Running }))
+	get(instanceapi.PathReadiness, check(func(st Status, _ *http.Request) bool {
 		return st.Running && (st.IsLeader == (st.Role == ha.RolePrimary))
 	}))
-	mux.HandleFunc("GET /liveness", m.liveness)
-	mux.HandleFunc("GET /history", m.history)
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
-	mux.HandleFunc("GET /patroni", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
+	get(instanceapi.PathLiveness, m.liveness)
+	get(instanceapi.PathHistory, m.history)
+	get(instanceapi.PathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
+	get(instanceapi.PathPatroni, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(&collector{m: m})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+instanceapi.PathMetrics, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 
-	mux.HandleFunc("POST /switchover", m.authorized(m.postSwitchover))
-	mux.HandleFunc("POST /failover", m.authorized(m.postFailover))
-	mux.HandleFunc("POST /restart", m.authorized(m.postRestart))
-	mux.HandleFunc("POST /reinitialize", m.authorized(m.postReinitialize))
-	mux.HandleFunc("POST /reload", m.authorized(m.postReload))
+	post := func(path string, h http.HandlerFunc) { mux.HandleFunc("POST "+path, m.authorized(h)) }
+	post(instanceapi.PathSwitchover, m.postSwitchover)
+	post(instanceapi.PathFailover, m.postFailover)
+	post(instanceapi.PathRestart, m.postRestart)
+	post(instanceapi.PathReinitialize, m.postReinitialize)
+	post(instanceapi.PathReload, m.postReload)
 
 	ln, err := net.Listen("tcp", m.opts.APIAddress)
 	if err != nil {
@@ -170,7 +153,7 @@ func (m *Manager) replicaOK(st Status, r *http.Request) bool {
 	if !st.Running || st.Role != ha.RoleReplica || st.IsLeader {
 		return false
 	}
-	if lag := r.URL.Query().Get("lag"); lag != "" {
+	if lag := r.URL.Query().Get(instanceapi.QueryLag); lag != "" {
 		limit, err := parseBytes(lag)
 		if err != nil {
 			return false
@@ -243,15 +226,6 @@ func (m *Manager) authorized(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-type failoverBody struct {
-	Leader      string `json:"leader"`
-	Candidate   string `json:"candidate"`
-	ScheduledAt string `json:"scheduled_at"`
-	// Force lets a switchover go to a candidate lagging beyond
-	// maximum_lag_on_failover.
-	Force bool `json:"force"`
-}
-
 func (m *Manager) postSwitchover(w http.ResponseWriter, r *http.Request) {
 	m.requestFailover(w, r, true)
 }
@@ -263,7 +237,7 @@ func (m *Manager) postFailover(w http.ResponseWriter, r *http.Request) {
 // requestFailover validates a switchover or failover, records it in the DCS
 // and waits (unless scheduled) for the leader lock to move.
 func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switchover bool) {
-	var body failoverBody
+	var body instanceapi.FailoverRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
 		writeError(w, http.StatusBadRequest, "the body is not JSON like {\"leader\": ..., \"candidate\": ...}: "+err.Error())
 		return
@@ -321,7 +295,7 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 		return
 	}
 	if !req.ScheduledAt.IsZero() {
-		writeJSON(w, http.StatusAccepted, map[string]string{"message": "switchover scheduled at " + req.ScheduledAt.UTC().Format(time.RFC3339)})
+		writeJSON(w, http.StatusAccepted, instanceapi.Reply{Message: "switchover scheduled at " + req.ScheduledAt.UTC().Format(time.RFC3339)})
 		return
 	}
 	// Room for a slow hand-over: a fast shutdown (up to 30 s), then an
@@ -330,7 +304,7 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if h := m.dcs.Holder(); h != "" && h != leader && (body.Candidate == "" || h == body.Candidate) {
-			writeJSON(w, http.StatusOK, map[string]string{"message": "switched over to " + h, "leader": h})
+			writeJSON(w, http.StatusOK, instanceapi.Reply{Message: "switched over to " + h, Leader: h})
 			return
 		}
 		// The leader clears a request it refuses, and says why.
@@ -383,7 +357,7 @@ func (m *Manager) postRestart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "restart failed: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": "restarted"})
+	writeJSON(w, http.StatusOK, instanceapi.Reply{Message: "restarted"})
 }
 
 func (m *Manager) postReinitialize(w http.ResponseWriter, r *http.Request) {
@@ -396,7 +370,7 @@ func (m *Manager) postReinitialize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "reinitialize failed: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": "reinitialized from " + leader})
+	writeJSON(w, http.StatusOK, instanceapi.Reply{Message: "reinitialized from " + leader})
 }
 
 func (m *Manager) postReload(w http.ResponseWriter, r *http.Request) {
@@ -416,7 +390,7 @@ func (m *Manager) postReload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "reload failed: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": "reloaded"})
+	writeJSON(w, http.StatusOK, instanceapi.Reply{Message: "reloaded"})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -426,5 +400,5 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, instanceapi.Reply{Error: msg})
 }

@@ -38,9 +38,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 			return m.dcs.Renew(ctx, cfg.TTL, wal, pgo.Timeline)
 		})
 		if err != nil && !errors.Is(err, dcs.ErrLockLost) {
-			// Could not renew within retry_timeout: treat the DCS as
-			// unreachable at once, which demotes.
-			m.demoteWithoutDCS(ctx, cfg, err)
+			// Could not renew within retry_timeout: the loop treats the
+			// DCS as unreachable at once, which demotes.
+			return fmt.Errorf("%w: %w", errLockNotRenewed, err)
 		}
 		return err
 
@@ -147,10 +147,10 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return nil
 
 	case ha.WriteSync:
-		if !cfg.SynchronousMode {
-			return m.dcs.WriteSync(ctx, "", nil)
-		}
 		return m.dcs.WriteSync(ctx, m.opts.Name, a.Members)
+
+	case ha.ClearSync:
+		return m.dcs.WriteSync(ctx, "", nil)
 
 	case ha.ClearFailover:
 		return m.dcs.ClearFailover(ctx, a.Reason)
@@ -203,21 +203,8 @@ func (m *Manager) currentWAL(ctx context.Context, fallback ha.LSN) ha.LSN {
 	return fallback
 }
 
-// demoteWithoutDCS stops writes at once when the lock could not be renewed.
-func (m *Manager) demoteWithoutDCS(ctx context.Context, cfg ha.Config, cause error) {
-	m.mu.Lock()
-	m.dcsReachable = false
-	m.mu.Unlock()
-	d := ha.Decide(ha.Observed{Now: time.Now(), Name: m.opts.Name, Tags: m.tags(),
-		Cluster: ha.Cluster{Config: cfg}, Postgres: m.observePostgres(ctx)})
-	m.log.Error(cause, "could not renew the leader lock within retry_timeout", "decision", d.Message)
-	for _, a := range d.Actions {
-		if err := m.execute(ctx, ha.Observed{}, a); err != nil {
-			m.log.Error(err, "demoting")
-		}
-	}
-	m.dcs.ForgetRole()
-}
+// errLockNotRenewed: the lock could not be renewed within retry_timeout.
+var errLockNotRenewed = errors.New("the leader lock could not be renewed")
 
 // bootstrap creates the cluster: initdb, start as primary, create the
 // replication role.

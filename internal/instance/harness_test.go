@@ -31,6 +31,7 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/instance"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/testenv"
@@ -434,8 +435,8 @@ func (h *harness) log(name string) string {
 }
 
 // status asks a member's REST API for its status.
-func (h *harness) status(name string) (instance.Status, error) {
-	var st instance.Status
+func (h *harness) status(name string) (instanceapi.Status, error) {
+	var st instanceapi.Status
 	client := http.Client{Timeout: 2 * time.Second}
 	resp, err := client.Get("http://" + h.member(name).ip + ":8008/status")
 	if err != nil {

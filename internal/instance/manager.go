@@ -20,6 +20,7 @@ import (
 
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/postgres"
 )
 
@@ -254,25 +255,22 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	m.decision, m.loopAt = d, time.Now()
 	m.mu.Unlock()
 
-	again, failed := false, false
-	stopKeeping := func() {}
-	for _, a := range d.Actions {
-		if err := m.execute(ctx, o, a); err != nil {
-			m.log.Error(err, "action failed", "action", a.String())
-			failed = true
-			break
+	done, failed := m.carryOut(ctx, o, d)
+	if errors.Is(failed, errLockNotRenewed) {
+		// The lock could not be renewed within retry_timeout: decide at
+		// once as without the DCS, which demotes a primary.
+		reachable = false
+		m.mu.Lock()
+		m.dcsReachable = false
+		m.mu.Unlock()
+		o.DCSReachable, o.Postgres = false, m.observePostgres(ctx)
+		d = ha.Decide(o)
+		m.log.Error(failed, "could not renew the leader lock within retry_timeout", "decision", d.Message)
+		if _, err := m.carryOut(ctx, o, d); err != nil {
+			m.log.Error(err, "demoting")
 		}
-		if (a.Kind == ha.RenewLock || a.Kind == ha.AcquireLock) && keepsLock(d) {
-			// The lock is ours: keep it while the next actions run.
-			stopKeeping()
-			stopKeeping = m.keepLock(ctx, cfg, o.Postgres.WAL, o.Postgres.Timeline)
-		}
-		if a.Kind == ha.Promote || a.Kind == ha.AcquireLock || a.Kind == ha.HandOver ||
-			a.Kind == ha.SetSynchronousStandbys || a.Kind == ha.Bootstrap || a.Kind == ha.ReleaseLock {
-			again = true
-		}
+		m.dcs.ForgetRole()
 	}
-	stopKeeping()
 	if len(d.Actions) > 0 {
 		m.setObserved(m.observePostgres(ctx))
 	}
@@ -283,25 +281,27 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	m.mu.Lock()
 	starting := m.observed.Starting
 	m.mu.Unlock()
-	next := time.Now().Add(cfg.LoopWait)
-	switch {
-	case starting:
-		// The health checks answer from the last observation: look again
-		// soon, so that they see the server accept connections at once.
-		next = time.Now().Add(500 * time.Millisecond)
-	case again:
-		next = time.Now().Add(200 * time.Millisecond)
-	case failed:
-		next = time.Now().Add(min(cfg.LoopWait, time.Second))
+	return ha.NextRun(time.Now(), o, done, failed != nil, starting)
+}
+
+// carryOut runs a decision's actions in order until one fails; it returns
+// the actions done and the failure. A decision that keeps the lock has it
+// renewed in the background from the moment it holds it.
+func (m *Manager) carryOut(ctx context.Context, o ha.Observed, d ha.Decision) ([]ha.Action, error) {
+	stopKeeping := func() {}
+	defer func() { stopKeeping() }()
+	for n, a := range d.Actions {
+		if err := m.execute(ctx, o, a); err != nil {
+			m.log.Error(err, "action failed", "action", a.String())
+			return d.Actions[:n], err
+		}
+		if (a.Kind == ha.RenewLock || a.Kind == ha.AcquireLock) && keepsLock(d) {
+			// The lock is ours: keep it while the next actions run.
+			stopKeeping()
+			stopKeeping = m.keepLock(ctx, o.Cluster.Config, o.Postgres.WAL, o.Postgres.Timeline)
+		}
 	}
-	m.mu.Lock()
-	lock := m.cluster.Lock
-	m.mu.Unlock()
-	if lock.Holder != "" && lock.Holder != m.opts.Name && lock.ExpiresAt().Before(next) {
-		// Race at the moment the lock expires, not at the next loop.
-		next = lock.ExpiresAt().Add(10 * time.Millisecond)
-	}
-	return next
+	return d.Actions, nil
 }
 
 // observePostgres is what the member knows of its PostgreSQL now.
@@ -361,12 +361,7 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 			}
 			p.Timeline = max(p.Timeline, m.streamedTL)
 		}
-		switch {
-		case !p.InRecovery || p.Streaming:
-			m.notStreaming = time.Time{}
-		case m.notStreaming.IsZero():
-			m.notStreaming = time.Now()
-		}
+		m.notStreaming = ha.NotStreamingSince(m.notStreaming, time.Now(), p)
 		p.NotStreamingSince = m.notStreaming
 		m.mu.Unlock()
 		return p
@@ -396,7 +391,7 @@ func (m *Manager) fetchHistory(ctx context.Context, leader ha.Member) []ha.Timel
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(leader.APIURL, "/")+"/history", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(leader.APIURL, "/")+instanceapi.PathHistory, nil)
 	if err != nil {
 		return nil
 	}

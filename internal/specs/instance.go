@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
 )
 
@@ -117,23 +118,23 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}}
 	}
 	env := []corev1.EnvVar{
-		fieldEnv("POD_NAME", "metadata.name"),
-		fieldEnv("POD_NAMESPACE", "metadata.namespace"),
-		fieldEnv("POD_IP", "status.podIP"),
-		{Name: "PGO_CLUSTER", Value: c.Name},
-		{Name: "PGDATA", Value: DataDir(c)},
-		{Name: "PGO_PORT", Value: strconv.Itoa(int(c.Spec.Port))},
-		{Name: "PGO_SOCKET_DIR", Value: socketDir},
-		{Name: "PGO_SUPERUSER_PASSWORD_FILE", Value: secretsDir + "/superuser/password"},
-		{Name: "PGO_REPLICATION_PASSWORD_FILE", Value: secretsDir + "/replication/password"},
-		{Name: "PGO_API_PASSWORD_FILE", Value: secretsDir + "/api/password"},
-		{Name: "PGO_APP_USER", Value: string(c.Spec.User)},
-		{Name: "PGO_APP_DATABASE", Value: Database(c)},
-		{Name: "PGO_APP_PASSWORD_FILE", Value: secretsDir + "/app/password"},
-		{Name: "PGO_TLS_CERT_FILE", Value: tlsDir + "/tls.crt"},
-		{Name: "PGO_TLS_KEY_FILE", Value: tlsDir + "/tls.key"},
-		{Name: "PGO_TLS_CA_FILE", Value: tlsDir + "/ca.crt"},
-		{Name: "PGO_FAILOVER_PRIORITY", Value: strconv.Itoa(priority)},
+		fieldEnv(instanceapi.EnvPodName, "metadata.name"),
+		fieldEnv(instanceapi.EnvPodNamespace, "metadata.namespace"),
+		fieldEnv(instanceapi.EnvPodIP, "status.podIP"),
+		{Name: instanceapi.EnvCluster, Value: c.Name},
+		{Name: instanceapi.EnvDataDir, Value: DataDir(c)},
+		{Name: instanceapi.EnvPort, Value: strconv.Itoa(int(c.Spec.Port))},
+		{Name: instanceapi.EnvSocketDir, Value: socketDir},
+		{Name: instanceapi.EnvSuperuserPasswordFile, Value: secretsDir + "/superuser/password"},
+		{Name: instanceapi.EnvReplicationPasswordFile, Value: secretsDir + "/replication/password"},
+		{Name: instanceapi.EnvAPIPasswordFile, Value: secretsDir + "/api/password"},
+		{Name: instanceapi.EnvAppUser, Value: string(c.Spec.User)},
+		{Name: instanceapi.EnvAppDatabase, Value: Database(c)},
+		{Name: instanceapi.EnvAppPasswordFile, Value: secretsDir + "/app/password"},
+		{Name: instanceapi.EnvTLSCertFile, Value: tlsDir + "/tls.crt"},
+		{Name: instanceapi.EnvTLSKeyFile, Value: tlsDir + "/tls.key"},
+		{Name: instanceapi.EnvTLSCAFile, Value: tlsDir + "/ca.crt"},
+		{Name: instanceapi.EnvFailoverPriority, Value: strconv.Itoa(priority)},
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "pgdata", MountPath: dataMount},
@@ -153,7 +154,7 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		}}},
 	}
 	if c.Spec.WALStorage != nil {
-		env = append(env, corev1.EnvVar{Name: "PGO_WAL_DIR", Value: WALDir(c)})
+		env = append(env, corev1.EnvVar{Name: instanceapi.EnvWALDir, Value: WALDir(c)})
 		mounts = append(mounts, corev1.VolumeMount{Name: "pgwal", MountPath: walMount})
 		volumes = append(volumes, corev1.Volume{Name: "pgwal", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: naming.WALVolume(inst.Name)}}})
@@ -211,8 +212,8 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 			Ports:           ports,
 			Resources:       resources,
 			VolumeMounts:    mounts,
-			ReadinessProbe:  probe("/readiness", 2, 5),
-			LivenessProbe:   probe("/liveness", 10, 6),
+			ReadinessProbe:  probe(instanceapi.PathReadiness, 2, 5),
+			LivenessProbe:   probe(instanceapi.PathLiveness, 10, 6),
 			SecurityContext: containerSecurity,
 		}},
 		Volumes:     volumes,

@@ -1,0 +1,122 @@
+// Package instanceapi is the contract of the instance manager's REST API
+// (Patroni's, on port 8008) and of its environment: the paths, the request
+// and response bodies, and the PGO_* variables. The server (internal/
+// instance), its callers (the apiserver, the peers), the pod builder
+// (internal/specs, for probes and the environment) and the command's flags
+// all use these names, so that they cannot drift apart.
+package instanceapi
+
+import (
+	"pgo.dev/pgo/internal/ha"
+)
+
+// Health checks: 200 or 503 by the member's role and state. They answer
+// from the HA loop's last observation (and whether the postmaster runs),
+// without querying PostgreSQL.
+const (
+	PathPrimary   = "/primary"
+	PathLeader    = "/leader"
+	PathReplica   = "/replica"
+	PathReadOnly  = "/read-only"
+	PathHealth    = "/health"
+	PathReadiness = "/readiness"
+	// PathLiveness: the HA loop ran recently.
+	PathLiveness = "/liveness"
+)
+
+// Information.
+const (
+	// PathStatus (and PathPatroni) is the member's state, with PostgreSQL
+	// asked live (within a second): peers compare it in an election.
+	PathStatus  = "/status"
+	PathPatroni = "/patroni"
+	// PathHistory is the timeline history of the member's timeline
+	// ([]ha.TimelineSwitch).
+	PathHistory = "/history"
+	PathMetrics = "/metrics"
+)
+
+// Changes: POST, with basic authentication.
+const (
+	PathSwitchover   = "/switchover"
+	PathFailover     = "/failover"
+	PathRestart      = "/restart"
+	PathReinitialize = "/reinitialize"
+	PathReload       = "/reload"
+)
+
+// QueryLag limits /replica to a member at most this far behind the leader
+// (bytes, or with a unit: 16MB).
+const QueryLag = "lag"
+
+// Status is what PathStatus answers: the member as it is now.
+type Status struct {
+	Name           string  `json:"name"`
+	Role           ha.Role `json:"role"`
+	State          string  `json:"state"`
+	Running        bool    `json:"running"`
+	Timeline       int64   `json:"timeline,omitempty"`
+	WAL            uint64  `json:"wal"`
+	WALLSN         string  `json:"walLSN"`
+	Streaming      bool    `json:"streaming,omitempty"`
+	Upstream       string  `json:"upstream,omitempty"`
+	Leader         string  `json:"leader,omitempty"`
+	IsLeader       bool    `json:"isLeader"`
+	Tags           ha.Tags `json:"tags"`
+	PendingRestart bool    `json:"pendingRestart,omitempty"`
+	KeptData       string  `json:"keptData,omitempty"`
+	Problem        string  `json:"problem,omitempty"`
+	Paused         bool    `json:"paused,omitempty"`
+	DCSReachable   bool    `json:"dcsReachable"`
+	Message        string  `json:"message"`
+	LoopAt         string  `json:"loopAt"`
+}
+
+// FailoverRequest is the body of PathSwitchover and PathFailover, with
+// Patroni's names.
+type FailoverRequest struct {
+	// Leader is the current leader (a switchover needs it).
+	Leader string `json:"leader,omitempty"`
+	// Candidate to promote (a failover needs it).
+	Candidate string `json:"candidate,omitempty"`
+	// ScheduledAt (RFC 3339) delays a switchover.
+	ScheduledAt string `json:"scheduled_at,omitempty"`
+	// Force lets a switchover go to a candidate lagging beyond
+	// maximum_lag_on_failover.
+	Force bool `json:"force,omitempty"`
+}
+
+// Reply is the body of every answer to a change: a message on success, an
+// error otherwise; Leader names the new leader after a switchover.
+type Reply struct {
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Leader  string `json:"leader,omitempty"`
+}
+
+// The instance manager's environment. Kubernetes sets the POD_* ones from
+// the pod (the downward API); the operator sets the others.
+const (
+	EnvPodName                 = "POD_NAME"
+	EnvPodNamespace            = "POD_NAMESPACE"
+	EnvPodIP                   = "POD_IP"
+	EnvDataDir                 = "PGDATA"
+	EnvCluster                 = "PGO_CLUSTER"
+	EnvBinDir                  = "PGO_PG_BIN_DIR"
+	EnvSocketDir               = "PGO_SOCKET_DIR"
+	EnvPort                    = "PGO_PORT"
+	EnvAPIAddress              = "PGO_API_ADDRESS"
+	EnvSuperuserPasswordFile   = "PGO_SUPERUSER_PASSWORD_FILE"
+	EnvReplicationPasswordFile = "PGO_REPLICATION_PASSWORD_FILE"
+	EnvAPIUser                 = "PGO_API_USER"
+	EnvAPIPasswordFile         = "PGO_API_PASSWORD_FILE"
+	EnvTLSCertFile             = "PGO_TLS_CERT_FILE"
+	EnvTLSKeyFile              = "PGO_TLS_KEY_FILE"
+	EnvTLSCAFile               = "PGO_TLS_CA_FILE"
+	EnvWALDir                  = "PGO_WAL_DIR"
+	EnvAppUser                 = "PGO_APP_USER"
+	EnvAppDatabase             = "PGO_APP_DATABASE"
+	EnvAppPasswordFile         = "PGO_APP_PASSWORD_FILE"
+	EnvFailoverPriority        = "PGO_FAILOVER_PRIORITY"
+	EnvNoSync                  = "PGO_NOSYNC"
+)

@@ -302,20 +302,23 @@ func (m *Manager) requestFailover(w http.ResponseWriter, r *http.Request, switch
 	// immediate one (10 s), the wait for the candidate, and a start.
 	const wait = 90 * time.Second
 	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	for n := 0; time.Now().Before(deadline); n++ {
 		if h := m.dcs.Holder(); h != "" && h != leader && (body.Candidate == "" || h == body.Candidate) {
 			writeJSON(w, http.StatusOK, instanceapi.Reply{Message: "switched over to " + h, Leader: h})
 			return
 		}
-		// The leader clears a request it refuses, and says why.
-		if c, err := m.dcs.Observe(r.Context()); err == nil && !c.Failover.Present && c.Failover.Refused != "" && m.dcs.Holder() == leader {
-			writeError(w, http.StatusPreconditionFailed, c.Failover.Refused)
-			return
+		// The leader clears a request it refuses, and says why (read
+		// every half second).
+		if n%10 == 9 {
+			if c, err := m.dcs.Observe(r.Context()); err == nil && !c.Failover.Present && c.Failover.Refused != "" && m.dcs.Holder() == leader {
+				writeError(w, http.StatusPreconditionFailed, c.Failover.Refused)
+				return
+			}
 		}
 		select {
 		case <-r.Context().Done():
 			return
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the leader did not change within %s; see the members' /status", wait))

@@ -34,20 +34,27 @@ func profiles() map[string]profile {
 // benchFailover times b.N failovers of a three-member cluster for each
 // profile: end ends the leader, and the clock runs from then until another
 // member accepts writes.
-func benchFailover(b *testing.B, end func(h *harness, leader string) (wait func())) {
+// With pastExpiry it also reports the time from the lock's expiry (its last
+// renewal plus ttl) to the new primary.
+func benchFailover(b *testing.B, pastExpiry bool, end func(h *harness, leader string) (wait func())) {
 	for name, prof := range profiles() {
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, 3, prof, nil)
 			h.startAll()
-			var times, rejoins []time.Duration
+			var times, rejoins, past []time.Duration
 			for i := 0; i < b.N; i++ {
 				leader := h.waitHealthy(120 * time.Second)
 				writeSome(b, h, leader, 100)
 				start := time.Now()
 				wait := end(h, leader)
+				lease := h.lease()
 				next, _ := h.waitPrimary(time.Duration(prof.ttl+30)*time.Second, leader)
 				promoted := time.Now()
 				times = append(times, promoted.Sub(start))
+				if pastExpiry && lease != nil && lease.Spec.RenewTime != nil && lease.Spec.LeaseDurationSeconds != nil {
+					expiry := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second)
+					past = append(past, promoted.Sub(expiry))
+				}
 				for _, third := range h.names() {
 					if third != leader && third != next {
 						rejoins = append(rejoins, h.waitFor(third+" streaming from "+next, 30*time.Second, func() bool {
@@ -62,6 +69,7 @@ func benchFailover(b *testing.B, end func(h *harness, leader string) (wait func(
 			h.waitHealthy(120 * time.Second)
 			reportTimes(b, times)
 			reportTimesAs(b, rejoins, "rejoin-")
+			reportTimesAs(b, past, "past-expiry-")
 		})
 	}
 }
@@ -69,7 +77,7 @@ func benchFailover(b *testing.B, end func(h *harness, leader string) (wait func(
 // BenchmarkFailoverHardCrash: SIGKILL of the leader's manager and
 // PostgreSQL; a replica takes over when the lock expires.
 func BenchmarkFailoverHardCrash(b *testing.B) {
-	benchFailover(b, func(h *harness, leader string) func() {
+	benchFailover(b, true, func(h *harness, leader string) func() {
 		h.kill9(leader)
 		return func() {}
 	})
@@ -78,7 +86,7 @@ func BenchmarkFailoverHardCrash(b *testing.B) {
 // BenchmarkFailoverGraceful: SIGTERM of the leader's manager; it releases
 // the lock once a replica has its shutdown checkpoint.
 func BenchmarkFailoverGraceful(b *testing.B) {
-	benchFailover(b, func(h *harness, leader string) func() {
+	benchFailover(b, false, func(h *harness, leader string) func() {
 		done := make(chan struct{})
 		go func() { h.term(leader); close(done) }()
 		return func() { <-done }
@@ -94,4 +102,29 @@ func BenchmarkSyncWritesLost(b *testing.B) {
 	b.ReportMetric(float64(lost), "lost-commits")
 	b.ReportMetric(float64(acked), "acked-commits")
 	fmt.Printf("synchronous mode: %d commits acknowledged through %d failovers, %d lost\n", acked, b.N, lost)
+}
+
+// BenchmarkFailoverSwitchover: a switchover over REST, from the request to
+// the candidate accepting writes, and the old primary streaming from it.
+func BenchmarkFailoverSwitchover(b *testing.B) {
+	h := newHarness(b, 3, defaultProfile, nil)
+	h.startAll()
+	var times, rejoins []time.Duration
+	for i := 0; i < b.N; i++ {
+		leader := h.waitHealthy(120 * time.Second)
+		writeSome(b, h, leader, 100)
+		candidate := h.names()[(slices.Index(h.names(), leader)+1)%3]
+		start := time.Now()
+		if code, body := h.post(leader, "/switchover", map[string]string{"leader": leader, "candidate": candidate}); code != 200 {
+			b.Fatalf("POST /switchover: %d %s", code, body)
+		}
+		h.waitFor(candidate+" primary", 30*time.Second, func() bool { return h.primary() == candidate })
+		times = append(times, time.Since(start))
+		rejoins = append(rejoins, h.waitFor(leader+" streaming from "+candidate, 30*time.Second, func() bool {
+			st, err := h.status(leader)
+			return err == nil && st.Streaming && st.Upstream == candidate
+		}))
+	}
+	reportTimes(b, times)
+	reportTimesAs(b, rejoins, "rejoin-")
 }

@@ -129,7 +129,9 @@ func decideLeader(o Observed) Decision {
 	case !pg.Running:
 		return Decision{Actions: []Action{act(RenewLock), act(StartPrimary)}, Message: "starting PostgreSQL: I am the leader with the lock"}
 	case pg.InRecovery:
-		actions := []Action{act(RenewLock), act(Promote), actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary)}
+		// The slots first: the other replicas then find theirs the moment
+		// they connect to the new primary.
+		actions := []Action{act(RenewLock), actMembers(SyncSlots, otherMembers(o)), act(Promote), act(LabelPrimary)}
 		if c.Failover.Present {
 			actions = append(actions, act(ClearFailover))
 		}
@@ -340,11 +342,13 @@ func decideLeaderless(o Observed) Decision {
 		}
 		return Decision{Actions: []Action{act(LabelReplica)}, Message: "not taking the lock: " + why}
 	}
-	actions := []Action{act(AcquireLock)}
+	// The slots before the promotion: the other replicas then find theirs
+	// the moment they connect to the new primary.
+	actions := []Action{act(AcquireLock), actMembers(SyncSlots, otherMembers(o))}
 	if pg.InRecovery {
 		actions = append(actions, act(Promote))
 	}
-	actions = append(actions, actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary))
+	actions = append(actions, act(LabelPrimary))
 	if c.Failover.Present {
 		actions = append(actions, act(ClearFailover))
 	}

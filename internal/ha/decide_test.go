@@ -192,7 +192,7 @@ func TestDecide(t *testing.T) {
 			o := cluster("a", "a")
 			o.Postgres.InRecovery = true
 			return o
-		}, []ActionKind{RenewLock, Promote, SyncSlots, LabelPrimary}, "promoting"},
+		}, []ActionKind{RenewLock, SyncSlots, Promote, LabelPrimary}, "promoting"},
 		{"paused leader: only renews", func() Observed {
 			o := cluster("a", "a")
 			o.Cluster.Config.Paused = true
@@ -289,13 +289,13 @@ func TestDecide(t *testing.T) {
 			o := cluster("a", "")
 			o.Postgres.WAL = 1100
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"expired lock: the healthiest takes it", func() Observed {
 			o := cluster("a", "b")
 			o.Cluster.Lock.ObservedAt = t0.Add(-31 * time.Second)
 			peer(&o, "b").Reachable = false
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"lock not yet expired: no race", func() Observed {
 			o := cluster("a", "b")
 			o.Cluster.Lock.ObservedAt = t0.Add(-29 * time.Second)
@@ -335,7 +335,7 @@ func TestDecide(t *testing.T) {
 				o.Peers[i].Running = false
 			}
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"nofailover: never takes the lock", func() Observed {
 			o := cluster("a", "")
 			o.Postgres.WAL = 5000
@@ -347,7 +347,7 @@ func TestDecide(t *testing.T) {
 			peer(&o, "b").WAL = 1100
 			peer(&o, "b").Tags.FailoverPriority = 0
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"same WAL position: the higher failover priority wins", func() Observed {
 			o := cluster("a", "")
 			peer(&o, "c").Tags.FailoverPriority = 5
@@ -357,12 +357,12 @@ func TestDecide(t *testing.T) {
 			o := cluster("a", "")
 			o.Tags.FailoverPriority = 5
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"unreachable peers do not count", func() Observed {
 			o := cluster("a", "")
 			peer(&o, "b").WAL, peer(&o, "b").Reachable = 5000, false
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"no leader and PostgreSQL stopped: start read-only first", func() Observed {
 			o := cluster("a", "")
 			o.Postgres.Running = false
@@ -382,7 +382,7 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Sync = SyncState{Present: true, Leader: "b", Standbys: []string{"a"}}
 			peer(&o, "c").WAL = 1100 // ahead, but not synchronous
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary}, "healthiest"},
 		{"sync mode: a member that is not a synchronous standby may not", func() Observed {
 			o := cluster("a", "")
 			o.Cluster.Config.SynchronousMode = true
@@ -482,7 +482,7 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
 			o.Postgres.WAL = 900 // even when not the furthest ahead
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "requested candidate"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary, ClearFailover}, "requested candidate"},
 		{"the other replicas wait for the candidate", func() Observed {
 			o := cluster("b", "")
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
@@ -494,13 +494,13 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Failover = FailoverRequest{Present: true, Candidate: "c"}
 			peer(&o, "c").Reachable = false
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "healthiest"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary, ClearFailover}, "healthiest"},
 		{"forced failover to a lagging candidate", func() Observed {
 			o := cluster("c", "")
 			o.Cluster.Failover = FailoverRequest{Present: true, Candidate: "c"}
 			o.Cluster.Lock.Optime = 1 << 30
 			return o
-		}, []ActionKind{AcquireLock, Promote, SyncSlots, LabelPrimary, ClearFailover}, "requested candidate"},
+		}, []ActionKind{AcquireLock, SyncSlots, Promote, LabelPrimary, ClearFailover}, "requested candidate"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -519,7 +519,7 @@ func TestDecideUpstreams(t *testing.T) {
 	o := cluster("a", "")
 	o.Postgres.Replicas = nil
 	d := Decide(o)
-	if d.Actions[2].Kind != SyncSlots || !slices.Equal(d.Actions[2].Members, []string{"b", "c"}) {
+	if d.Actions[1].Kind != SyncSlots || !slices.Equal(d.Actions[1].Members, []string{"b", "c"}) {
 		t.Errorf("a new leader keeps slots for b and c; got %v", d.Actions)
 	}
 

@@ -123,7 +123,14 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return m.handOver(ctx, o, a.Upstream)
 
 	case ha.SyncSlots:
-		return m.pg.SyncSlots(ctx, a.Members)
+		err := m.pg.SyncSlots(ctx, a.Members)
+		if err != nil && pgo.InRecovery {
+			// On a standby the slots only spare the others a retry after a
+			// promotion: never let them hold one up.
+			m.log.Error(err, "keeping the other members' replication slots")
+			return nil
+		}
+		return err
 
 	case ha.SetSynchronousStandbys:
 		m.mu.Lock()

@@ -25,6 +25,10 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 	}
 	cfg := o.Cluster.Config
 	pgo := o.Postgres
+	// sql bounds the queries of the quick actions below loop_wait; the long
+	// ones (a promotion, a start) have bounds of their own and run with
+	// the lock renewed.
+	sql := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, m.sqlTimeout()) }
 	switch a.Kind {
 	case ha.AcquireLock:
 		return m.dcs.Acquire(ctx, cfg.TTL, pgo.WAL, pgo.Timeline)
@@ -48,7 +52,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return m.dcs.Release(ctx, pgo.WAL, pgo.Timeline)
 
 	case ha.MarkInitialized:
-		id, err := m.pg.SystemID(ctx)
+		qctx, cancel := sql()
+		id, err := m.pg.SystemID(qctx)
+		cancel()
 		if err != nil {
 			return err
 		}
@@ -103,7 +109,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		if err := m.setRole(true, a.Upstream); err != nil {
 			return err
 		}
-		return m.pg.Reload(ctx)
+		qctx, cancel := sql()
+		defer cancel()
+		return m.pg.Reload(qctx)
 
 	case ha.Stop:
 		timeout := 30 * time.Second
@@ -123,7 +131,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		return m.handOver(ctx, o, a.Upstream)
 
 	case ha.SyncSlots:
-		err := m.pg.SyncSlots(ctx, a.Members)
+		qctx, cancel := sql()
+		defer cancel()
+		err := m.pg.SyncSlots(qctx, a.Members)
 		if err != nil && pgo.InRecovery {
 			// On a standby the slots only spare the others a retry after a
 			// promotion: never let them hold one up.
@@ -139,12 +149,14 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		if err := m.writeConfig(false, ""); err != nil {
 			return err
 		}
-		if err := m.pg.Reload(ctx); err != nil {
+		qctx, cancel := sql()
+		defer cancel()
+		if err := m.pg.Reload(qctx); err != nil {
 			return err
 		}
 		// Commits acknowledged before now may be on the previous standby
 		// only: a new one counts once it flushed this far.
-		wal, err := m.pg.CurrentWAL(ctx)
+		wal, err := m.pg.CurrentWAL(qctx)
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,8 @@ func decideUninitialized(o Observed) Decision {
 		// A bootstrap that did not finish: carry on with it.
 		switch {
 		case pg.DataDir == DataEmpty:
-			return Decision{Actions: []Action{act(Bootstrap), act(MarkInitialized), act(RenewLock), act(LabelPrimary)}, Message: "bootstrapping a new cluster"}
+			// Renewed first, and then in the background while initdb runs.
+			return Decision{Actions: []Action{act(RenewLock), act(Bootstrap), act(MarkInitialized), act(RenewLock), act(LabelPrimary)}, Message: "bootstrapping a new cluster"}
 		case !pg.Running:
 			return Decision{Actions: []Action{act(RenewLock), act(StartPrimary)}, Message: "starting the bootstrapped primary"}
 		case pg.InRecovery:

@@ -75,6 +75,12 @@ func TestDecide(t *testing.T) {
 			o.Postgres = Postgres{DataDir: DataEmpty}
 			return o
 		}, []ActionKind{AcquireLock, Bootstrap, MarkInitialized, RenewLock, LabelPrimary}, "bootstrapping"},
+		{"uninitialized, my lock, empty data: renews, then carries the bootstrap on", func() Observed {
+			o := cluster("a", "a")
+			o.Cluster.Initialized, o.Cluster.SystemID = false, 0
+			o.Postgres = Postgres{DataDir: DataEmpty}
+			return o
+		}, []ActionKind{RenewLock, Bootstrap, MarkInitialized, RenewLock, LabelPrimary}, "bootstrapping"},
 		{"uninitialized, another member bootstraps: wait", func() Observed {
 			o := cluster("a", "b")
 			o.Cluster.Initialized = false

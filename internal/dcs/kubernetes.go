@@ -188,6 +188,10 @@ func (k *Kubernetes) noteMember(ev watch.Event) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if pod.Name == k.Member && ev.Type != watch.Deleted && k.labelled != "" && pod.Labels[naming.LabelRole] != k.labelled {
+		// Someone changed this member's label: label it again next time.
+		k.labelled = ""
+	}
 	if k.members[pod.Name] == summary {
 		return
 	}
@@ -464,7 +468,7 @@ func (k *Kubernetes) SetRole(ctx context.Context, role string) error {
 				labelled = true
 				continue
 			}
-			if err := k.patchRole(ctx, pod.Name, nil); err != nil {
+			if err := k.unlabelPrimary(ctx, pod.Name); err != nil {
 				return err
 			}
 		}
@@ -474,7 +478,7 @@ func (k *Kubernetes) SetRole(ctx context.Context, role string) error {
 	if done {
 		return nil
 	}
-	if err := k.patchRole(ctx, k.Member, &role); err != nil {
+	if err := k.patchRole(ctx, k.Member, role); err != nil {
 		return err
 	}
 	k.mu.Lock()
@@ -483,8 +487,31 @@ func (k *Kubernetes) SetRole(ctx context.Context, role string) error {
 	return nil
 }
 
-func (k *Kubernetes) patchRole(ctx context.Context, pod string, role *string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]*string{naming.LabelRole: role}}})
+// unlabelPrimary takes the primary label off another member's pod, if it
+// still has it: that member may have labelled itself replica since the
+// list, and removing its label then would keep it out of the replica
+// Service for good.
+func (k *Kubernetes) unlabelPrimary(ctx context.Context, pod string) error {
+	path := "/metadata/labels/" + strings.ReplaceAll(strings.ReplaceAll(naming.LabelRole, "~", "~0"), "/", "~1")
+	patch, err := json.Marshal([]map[string]string{
+		{"op": "test", "path": path, "value": naming.RolePrimary},
+		{"op": "remove", "path": path},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = k.Client.CoreV1().Pods(k.Namespace).Patch(ctx, pod, types.JSONPatchType, patch, metav1.PatchOptions{})
+	switch {
+	case err == nil, apierrors.IsNotFound(err), apierrors.IsInvalid(err):
+		// Invalid: the test failed, the pod is no longer labelled primary.
+		return nil
+	default:
+		return fmt.Errorf("taking the primary label off pod %s: %w", pod, err)
+	}
+}
+
+func (k *Kubernetes) patchRole(ctx context.Context, pod, role string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{naming.LabelRole: role}}})
 	if err != nil {
 		return err
 	}

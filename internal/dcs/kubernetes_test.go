@@ -301,3 +301,59 @@ func TestWatchWakesOnMemberChanges(t *testing.T) {
 		t.Error("a member's pod was deleted and the loop was not woken")
 	}
 }
+
+// After a switchover the new primary takes the primary label off the old
+// one's pod (only while it is still primary: a JSON patch tests it) while
+// the old primary labels itself replica. Seen in an end-to-end run: the
+// removal landed after the relabel, and the old primary, trusting its own
+// record of its label, never labelled itself again, so its pod stayed out
+// of the replica Service. A member's label is now checked against its pod
+// as its watch sees it.
+func TestRoleLabelsAfterASwitchover(t *testing.T) {
+	env := testenv.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs := env.Clientset
+	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
+	old := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
+	next := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
+	go old.Watch(ctx)
+	role := func(pod string) string {
+		t.Helper()
+		p, err := cs.CoreV1().Pods("dcs").Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Labels[naming.LabelRole]
+	}
+	if err := old.SetRole(ctx, naming.RolePrimary); err != nil {
+		t.Fatal(err)
+	}
+	// The old primary labels itself replica first; the new primary's
+	// removal, based on a list from before, must leave that alone.
+	if err := old.SetRole(ctx, naming.RoleReplica); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.SetRole(ctx, naming.RolePrimary); err != nil {
+		t.Fatal(err)
+	}
+	if got := role("hippo-0"); got != naming.RoleReplica {
+		t.Errorf("the old primary's pod is labelled %q, want replica", got)
+	}
+	// Someone takes its label off anyway: its next SetRole puts it back,
+	// once its watch has seen the change.
+	if _, err := cs.CoreV1().Pods("dcs").Patch(ctx, "hippo-0", types.JSONPatchType,
+		[]byte(`[{"op":"remove","path":"/metadata/labels/pgo.dev~1role"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for role("hippo-0") != naming.RoleReplica {
+		if time.Now().After(deadline) {
+			t.Fatal("a replica whose label was taken off is still unlabelled 10 s later")
+		}
+		if err := old.SetRole(ctx, naming.RoleReplica); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

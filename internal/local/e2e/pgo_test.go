@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
@@ -102,7 +107,7 @@ func (p *pgoCLI) allUp(ns, name string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("pgo test %s never showed everything UP:\n%s", name, out)
+			p.t.Fatalf("pgo test %s never showed everything UP:\n%s\n%s", name, out, podStates(ns, name))
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -259,4 +264,34 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	t.Logf("walkthrough took %.1fs", time.Since(start).Seconds())
+}
+
+// podStates is each pod of a cluster with its role label and readiness,
+// and each Service's endpoints, for a failure's message.
+func podStates(ns, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	var pods corev1.PodList
+	if err := env.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{naming.LabelCluster: name}); err != nil {
+		return err.Error()
+	}
+	for _, p := range pods.Items {
+		ready := "unknown"
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				ready = fmt.Sprintf("%s since %s (%s)", c.Status, c.LastTransitionTime.Format(time.RFC3339), c.Message)
+			}
+		}
+		fmt.Fprintf(&b, "pod %s: role %q, ip %s, ready %s\n", p.Name, p.Labels[naming.LabelRole], p.Status.PodIP, ready)
+	}
+	var slices discoveryv1.EndpointSliceList
+	if err := env.Client.List(ctx, &slices, client.InNamespace(ns)); err == nil {
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				fmt.Fprintf(&b, "endpoints of %s: %v ready %v\n", s.Labels[discoveryv1.LabelServiceName], e.Addresses, e.Conditions.Ready != nil && *e.Conditions.Ready)
+			}
+		}
+	}
+	return b.String()
 }

@@ -10,10 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/postgres"
 )
@@ -81,20 +79,10 @@ func TestManagedRoles(t *testing.T) {
 	h := newHarness(t, 1, fastProfile, map[string]any{
 		"postgresql": map[string]any{"parameters": map[string]string{"log_statement": "all"}},
 	})
-	// The instance Role's rule for the one Secret (specs.InstanceRBAC).
+	// The harness grants the operator's Role, which reads the users Secret
+	// only.
 	ctx := context.Background()
 	cs := h.env.Clientset
-	sa := "system:serviceaccount:" + h.ns + ":" + h.cluster + "-instance"
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: h.ns}, Rules: []rbacv1.PolicyRule{dcs.UsersSecretRule(h.cluster)}}
-	if _, err := cs.RbacV1().Roles(h.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "users", Namespace: h.ns},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "users"},
-		Subjects: []rbacv1.Subject{{Kind: "User", Name: sa}}}
-	if _, err := cs.RbacV1().RoleBindings(h.ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	// Someone else's Secret stays out of the managers' reach.
 	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hippo-postgres-secret", Namespace: h.ns}}
 	if _, err := cs.CoreV1().Secrets(h.ns).Create(ctx, other, metav1.CreateOptions{}); err != nil {

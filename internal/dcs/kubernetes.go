@@ -225,30 +225,53 @@ func (k *Kubernetes) notifyLocked() {
 // Observe reads the cluster's state.
 func (k *Kubernetes) Observe(ctx context.Context) (ha.Cluster, error) {
 	var c ha.Cluster
-	lease, err := k.Client.CoordinationV1().Leases(k.Namespace).Get(ctx, naming.LeaderLease(k.Cluster), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		k.noteLease(nil, k.now())
-	case err != nil:
-		return c, fmt.Errorf("reading the leader lock: %w", err)
-	default:
-		k.noteLease(lease, k.now())
+	// The five reads go out at once: a loop that decides on them (a
+	// switchover, a lock just released) waits for the slowest, not the sum.
+	names := []string{naming.ConfigMap(k.Cluster), naming.SyncConfigMap(k.Cluster), naming.FailoverConfigMap(k.Cluster)}
+	var (
+		wg        sync.WaitGroup
+		lease     *coordinationv1.Lease
+		leaseErr  error
+		read      = make([]*corev1.ConfigMap, len(names))
+		readErr   = make([]error, len(names))
+		pods      *corev1.PodList
+		podsErr   error
+		leaseSeen time.Time
+	)
+	wg.Go(func() {
+		lease, leaseErr = k.Client.CoordinationV1().Leases(k.Namespace).Get(ctx, naming.LeaderLease(k.Cluster), metav1.GetOptions{})
+		leaseSeen = k.now()
+	})
+	for n, name := range names {
+		wg.Go(func() {
+			read[n], readErr[n] = k.Client.CoreV1().ConfigMaps(k.Namespace).Get(ctx, name, metav1.GetOptions{})
+		})
 	}
+	wg.Go(func() {
+		pods, podsErr = k.Client.CoreV1().Pods(k.Namespace).List(ctx, metav1.ListOptions{LabelSelector: naming.LabelCluster + "=" + k.Cluster})
+	})
+	wg.Wait()
 
+	switch {
+	case apierrors.IsNotFound(leaseErr):
+		k.noteLease(nil, leaseSeen)
+	case leaseErr != nil:
+		return c, fmt.Errorf("reading the leader lock: %w", leaseErr)
+	default:
+		k.noteLease(lease, leaseSeen)
+	}
 	cms := map[string]*corev1.ConfigMap{}
-	for _, name := range []string{naming.ConfigMap(k.Cluster), naming.SyncConfigMap(k.Cluster), naming.FailoverConfigMap(k.Cluster)} {
-		cm, err := k.Client.CoreV1().ConfigMaps(k.Namespace).Get(ctx, name, metav1.GetOptions{})
-		switch {
+	for n, name := range names {
+		switch err := readErr[n]; {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return c, fmt.Errorf("reading ConfigMap %s: %w", name, err)
 		default:
-			cms[name] = cm
+			cms[name] = read[n]
 		}
 	}
-	pods, err := k.Client.CoreV1().Pods(k.Namespace).List(ctx, metav1.ListOptions{LabelSelector: naming.LabelCluster + "=" + k.Cluster})
-	if err != nil {
-		return c, fmt.Errorf("listing the cluster's pods: %w", err)
+	if podsErr != nil {
+		return c, fmt.Errorf("listing the cluster's pods: %w", podsErr)
 	}
 
 	if cm := cms[naming.ConfigMap(k.Cluster)]; cm != nil {
@@ -287,16 +310,34 @@ func (k *Kubernetes) Observe(ctx context.Context) (ha.Cluster, error) {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c.Lock = ha.Lock{Holder: LeaseHolder(k.lease), ObservedAt: k.observedAt, TTL: c.Config.TTL}
+	c.Lock = k.lockLocked(c.Config.TTL)
+	return c, nil
+}
+
+// Lock is the leader lock as this member last saw it: by its own write (an
+// acquisition, a renewal, a release) or by the watch, which can be newer than
+// the loop's last Observe.
+func (k *Kubernetes) Lock() ha.Lock {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ttl := ha.DefaultConfig().TTL
+	if k.dynamic.TTL > 0 {
+		ttl = time.Duration(k.dynamic.TTL) * time.Second
+	}
+	return k.lockLocked(ttl)
+}
+
+func (k *Kubernetes) lockLocked(ttl time.Duration) ha.Lock {
+	l := ha.Lock{Holder: LeaseHolder(k.lease), ObservedAt: k.observedAt, TTL: ttl}
 	if k.lease != nil {
 		if k.lease.Spec.LeaseDurationSeconds != nil {
-			c.Lock.TTL = time.Duration(*k.lease.Spec.LeaseDurationSeconds) * time.Second
+			l.TTL = time.Duration(*k.lease.Spec.LeaseDurationSeconds) * time.Second
 		}
 		optime, _ := strconv.ParseUint(k.lease.Annotations[naming.AnnotationOptime], 10, 64)
-		c.Lock.Optime = ha.LSN(optime)
-		c.Lock.Timeline, _ = strconv.ParseInt(k.lease.Annotations[naming.AnnotationTimeline], 10, 64)
+		l.Optime = ha.LSN(optime)
+		l.Timeline, _ = strconv.ParseInt(k.lease.Annotations[naming.AnnotationTimeline], 10, 64)
 	}
-	return c, nil
+	return l
 }
 
 // Dynamic is the dynamic configuration last read.

@@ -75,6 +75,9 @@ func (m *Manager) statusOf(ctx context.Context, live bool) Status {
 	}
 	ms := m.memberStatusOf(p)
 	now := time.Now()
+	// The lock as last written or watched, which an acquisition makes newer
+	// than the loop's last reading.
+	c.Lock = m.dcs.Lock()
 	return Status{
 		Name: m.opts.Name, Role: ms.Role, State: ms.State, Running: p.Running, Timeline: p.Timeline,
 		WAL: uint64(p.WAL), WALLSN: postgres.FormatLSN(p.WAL), Streaming: p.Streaming, Upstream: upstream,

@@ -94,6 +94,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		m.upstream, m.ssn = "", nil
 		m.mu.Unlock()
 		m.log.Info("promoted", "member", m.opts.Name)
+		// The health checks answer as a primary from now on, not after the
+		// rest of the run's actions.
+		m.setObserved(m.observePostgres(ctx))
 		return m.writeConfig(false, "")
 
 	case ha.Demote:

@@ -289,7 +289,7 @@ func (h *harness) start(name string) {
 		"--superuser-password-file", h.files["superuser"], "--replication-password-file", h.files["replication"],
 		"--api-password-file", h.files["api"], "--failover-priority", strconv.Itoa(m.failoverPrio),
 		"--app-user", "app", "--app-database", "appdb", "--app-password-file", h.files["app"],
-		"--zap-encoder", "console")
+		"--zap-encoder", "console", "--zap-time-encoding", "rfc3339nano")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.files["kubeconfig"], "HOME="+h.dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the test process die, the manager stops too (and stops its

@@ -586,13 +586,16 @@ func (m *Manager) waitForReplica(ctx context.Context, name string, lsn ha.LSN, t
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		m.mu.Lock()
 		members := m.cluster.Members
+		if member, ok := members[name]; ok {
+			members = map[string]ha.Member{name: member}
+		}
 		m.mu.Unlock()
 		for _, p := range m.fetchPeers(ctx, members) {
 			if p.Reachable && (name == "" || p.Name == name) && p.WAL >= lsn {
 				return true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 	return false
 }

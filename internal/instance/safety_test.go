@@ -2,6 +2,9 @@ package instance_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pgo.dev/pgo/internal/instanceapi"
 )
 
 // A primary whose status queries fail for longer than primary_start_timeout
@@ -55,6 +60,18 @@ func TestUnresponsivePrimary(t *testing.T) {
 		t.Errorf("PostgreSQL was restarted (postmaster %d, was %d) during a transient failure", pid, postmaster)
 	}
 
+	// A client that sends half a request body and waits: the server's read
+	// timeout must end the request rather than keep it forever.
+	slow, err := net.Dial("tcp", h.member(leader).ip+":8008")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("POST /switchover HTTP/1.1\r\nHost: pgo\r\nContent-Length: 100\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("pgo:"+h.apiPwd)) + "\r\n\r\n{")); err != nil {
+		t.Fatal(err)
+	}
+	slowSince := time.Now()
+
 	// Hung: stop the postmaster and every backend.
 	pids := append([]int{postmaster}, childrenOf(postmaster)...)
 	for _, pid := range pids {
@@ -67,6 +84,15 @@ func TestUnresponsivePrimary(t *testing.T) {
 	}
 	t.Cleanup(cont)
 	start := time.Now()
+	// The health checks answer from the last observation, at once, while
+	// the server does not (a probe's timeout is 1 s).
+	for _, path := range []string{instanceapi.PathReadiness, instanceapi.PathLiveness, instanceapi.PathPrimary} {
+		asked := time.Now()
+		code := h.httpCode(leader, path)
+		if took := time.Since(asked); code == 0 || took > time.Second {
+			t.Errorf("GET %s of a hung primary: code %d after %s, want an answer within 1 s", path, code, took.Round(time.Millisecond))
+		}
+	}
 	bound := time.Duration(h.prof.ttl) * time.Second
 	next, _ := h.waitPrimary(2*bound+30*time.Second, leader)
 	took := time.Since(start)
@@ -77,6 +103,10 @@ func TestUnresponsivePrimary(t *testing.T) {
 	h.waitFor(leader+" giving up", 30*time.Second, func() bool {
 		return strings.Contains(h.log(leader), "giving up the lock: PostgreSQL has not answered")
 	})
+	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := slow.Read(make([]byte, 512)); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a half-sent request body kept its connection open for %s", time.Since(slowSince).Round(time.Second))
+	}
 	cont()
 	h.waitHealthy(90 * time.Second)
 }

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -138,20 +140,37 @@ func (i *Instance) CurrentWAL(ctx context.Context) (ha.LSN, error) {
 	return ParseLSN(lsn)
 }
 
-// Promote promotes a standby and waits for it to finish.
+// Promote promotes a standby and waits for it to finish. pg_promote's own
+// wait looks ten times a second; asking without it and looking every 10 ms
+// takes the new primary's writes up to 90 ms sooner.
 func (i *Instance) Promote(ctx context.Context) error {
 	pool, err := i.Pool(ctx)
 	if err != nil {
 		return err
 	}
 	var ok bool
-	if err := pool.QueryRow(ctx, `SELECT pg_promote(true, 60)`).Scan(&ok); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT pg_promote(false)`).Scan(&ok); err != nil {
 		return fmt.Errorf("promoting: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("promoting: PostgreSQL did not finish within 60 seconds")
+		return errors.New("promoting: PostgreSQL refused the request (see its log)")
 	}
-	return nil
+	const timeout = 60 * time.Second
+	for deadline := time.Now().Add(timeout); ; {
+		var inRecovery bool
+		err := pool.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&inRecovery)
+		switch {
+		case err == nil && !inRecovery:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("promoting: %w", ctx.Err())
+		case !i.Process().Alive:
+			return errors.New("promoting: PostgreSQL stopped")
+		case time.Now().After(deadline):
+			return fmt.Errorf("promoting: PostgreSQL did not finish within %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Reload makes the server read its configuration files again.

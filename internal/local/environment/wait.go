@@ -20,6 +20,9 @@ import (
 // waitReport is how often a step that waits says what it waits for.
 var waitReport = 10 * time.Second
 
+// pollTimeout bounds each look at what a step waits for.
+const pollTimeout = 5 * time.Second
+
 // step runs one start-up step with a progress line. While the step waits,
 // waitFor prints what is missing under it; the step's result then goes on
 // a line of its own.
@@ -59,15 +62,20 @@ func (e *Env) waiting(format string, args ...any) {
 // waitFor polls cond every 200ms until it returns true, or timeout passes.
 // cond's error says what is still missing: every waitReport it is printed
 // ("waiting for what: …"), and past the deadline it is the error returned.
+// Each poll has a deadline of its own, not the step's: near the step's end a
+// client refuses requests that would outlast their context, and that
+// refusal must not replace what was missing.
 func (e *Env) waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	step, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	report := time.NewTicker(waitReport)
 	defer report.Stop()
 	var missing error
 	for {
-		ok, err := cond(ctx)
+		poll, cancelPoll := context.WithTimeout(ctx, pollTimeout)
+		ok, err := cond(poll)
+		cancelPoll()
 		if ok {
 			return nil
 		}
@@ -75,9 +83,12 @@ func (e *Env) waitFor(ctx context.Context, timeout time.Duration, what string, c
 			missing = err
 		}
 		select {
-		case <-ctx.Done():
+		case <-step.Done():
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("waiting for %s: %w", what, err)
+			}
 			if missing == nil {
-				missing = ctx.Err()
+				missing = step.Err()
 			}
 			return fmt.Errorf("waited %s for %s: %w", time.Since(start).Round(time.Second), what, missing)
 		case <-report.C:

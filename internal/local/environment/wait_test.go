@@ -3,6 +3,7 @@ package environment
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,24 @@ func TestWaitSaysWhatIsMissing(t *testing.T) {
 	logPath := msg[strings.Index(msg, "log: ")+len("log: "):]
 	if _, statErr := os.Stat(logPath); statErr != nil {
 		t.Errorf("the error names a log that is not there: %v", statErr)
+	}
+}
+
+// TestWaitKeepsWhatIsMissingAtTheDeadline: a poll that fails only because
+// the step's deadline is near (client-go's rate limiter refuses a request
+// that would end past its context's deadline, with an error that does not
+// wrap the context's) must not replace what was missing. (It did: the
+// environment's test once failed with "client rate limiter Wait returned
+// an error" instead of the container that was not ready.)
+func TestWaitKeepsWhatIsMissingAtTheDeadline(t *testing.T) {
+	e := &Env{}
+	err := e.waitFor(context.Background(), time.Second, "the pod", func(ctx context.Context) (bool, error) {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 400*time.Millisecond {
+			return false, errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
+		}
+		return false, errors.New("container server is not ready")
+	})
+	if err == nil || !strings.Contains(err.Error(), "container server is not ready") {
+		t.Errorf("past the deadline: %v, want what was missing", err)
 	}
 }

@@ -195,10 +195,11 @@ func unhealthyCandidate(o Observed, name string) string {
 		return fmt.Sprintf("%s has failover priority 0", name)
 	case c.Config.SynchronousMode && !c.Sync.Has(name):
 		return fmt.Sprintf("%s is not a synchronous standby", name)
-	case !streamingFrom(o.Postgres.Replicas, name):
+	case !connectedTo(o.Postgres.Replicas, name):
 		// It could not receive the leader's shutdown checkpoint: the
 		// leader would hand over to a member that then forks a timeline
-		// behind the leader's last record.
+		// behind the leader's last record. One still catching up does
+		// receive it (and the leader waits for it to confirm).
 		return fmt.Sprintf("%s is not streaming from %s", name, o.Name)
 	case lagBehind(o.Postgres.WAL, p.WAL) > c.Config.MaximumLagOnFailover && !forced:
 		return fmt.Sprintf("%s is %d bytes behind, more than maximum_lag_on_failover (a request with force may still choose it)", name, lagBehind(o.Postgres.WAL, p.WAL))
@@ -206,10 +207,11 @@ func unhealthyCandidate(o Observed, name string) string {
 	return ""
 }
 
-// streamingFrom reports whether name streams from this primary.
-func streamingFrom(replicas []Replication, name string) bool {
+// connectedTo reports whether name streams from this primary, or catches
+// up with it.
+func connectedTo(replicas []Replication, name string) bool {
 	for _, r := range replicas {
-		if r.Name == name && r.Streaming {
+		if r.Name == name && (r.Streaming || r.CatchingUp) {
 			return true
 		}
 	}

@@ -431,6 +431,12 @@ func TestDecide(t *testing.T) {
 			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
 			return o
 		}, []ActionKind{RenewLock, ClearFailover}, "c is not streaming from a"},
+		{"switchover to a candidate still catching up with the leader (it just rejoined): it receives the shutdown checkpoint", func() Observed {
+			o := cluster("a", "a")
+			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", CatchingUp: true}}
+			o.Cluster.Failover = FailoverRequest{Present: true, Leader: "a", Candidate: "c"}
+			return o
+		}, []ActionKind{HandOver}, "switching over to c"},
 		{"switchover to a candidate lagging beyond maximum_lag_on_failover: refused", func() Observed {
 			o := cluster("a", "a")
 			o.Postgres.Replicas = []Replication{{Name: "b", Streaming: true}, {Name: "c", Streaming: true}}

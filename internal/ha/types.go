@@ -187,8 +187,12 @@ const (
 type Replication struct {
 	Name      string // application_name, the member name
 	Streaming bool
-	Flush     LSN
-	Replay    LSN
+	// CatchingUp: connected, and not yet caught up (a member that just
+	// rejoined). Its WAL sender still sends everything, a shutdown
+	// checkpoint included.
+	CatchingUp bool
+	Flush      LSN
+	Replay     LSN
 	// SyncConfirmed is true when PostgreSQL treats the standby as
 	// synchronous and it has flushed everything committed before it became
 	// synchronous.

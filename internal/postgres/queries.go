@@ -119,6 +119,7 @@ func (i *Instance) replicas(ctx context.Context, syncSince ha.LSN) ([]ha.Replica
 		out = append(out, ha.Replication{
 			Name:          x.name,
 			Streaming:     x.state == "streaming",
+			CatchingUp:    x.state == "catchup",
 			Flush:         flush,
 			Replay:        replay,
 			SyncConfirmed: (x.sync == "sync" || x.sync == "quorum") && flush >= syncSince,

@@ -60,6 +60,10 @@ test-unit: ## Run the unit tests only (no servers)
 bench-failover: deps kube ## Failover times (median, max of 5) and commits lost in synchronous mode
 	go test -run '^$$' -bench 'Failover|SyncWritesLost' -benchtime 5x -timeout 60m ./internal/instance/
 
+.PHONY: bench-steady
+bench-steady: deps kube ## 20 idle clusters with one replica (settled 6 minutes) for 5 minutes in the local environment: API writes per cluster and reconciles per minute
+	go test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./internal/local/e2e/
+
 .PHONY: bench-create
 bench-create: deps kube ## Create a cluster with one replica 10 times in the local environment: median and max of each phase
 	go test -run '^$$' -bench CreateCluster -benchtime 10x -timeout 60m ./internal/local/e2e/

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -53,6 +54,9 @@ func newControllerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("creating the controller manager: %w", err)
 			}
+			if specOptions.CertificateLifetime < time.Minute {
+				return fmt.Errorf("--certificate-lifetime %s is too short: give a minute or more", specOptions.CertificateLifetime)
+			}
 			reconciler := &controller.ClusterReconciler{
 				Client:   mgr.GetClient(),
 				Reader:   mgr.GetAPIReader(),
@@ -86,6 +90,7 @@ func newControllerCommand() *cobra.Command {
 	flags.StringVar(&specOptions.PostgresImage, "postgres-image", specOptions.PostgresImage, "database image of clusters that name none")
 	flags.Int64Var(&specOptions.PostgresUID, "postgres-uid", specOptions.PostgresUID, "user ID PostgreSQL runs as in database pods")
 	flags.Int64Var(&specOptions.PostgresGID, "postgres-gid", specOptions.PostgresGID, "group ID of database pods and their volumes")
+	flags.DurationVar(&specOptions.CertificateLifetime, "certificate-lifetime", specOptions.CertificateLifetime, "life of the certificates issued to clusters; each is renewed at two thirds of it")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOptions.BindFlags(logFlags)
 	flags.AddGoFlagSet(logFlags)

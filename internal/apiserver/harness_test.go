@@ -55,7 +55,7 @@ func newHarness(t *testing.T, namespaces ...string) *harness {
 	}
 	h.srv = New(env.Client, operatorNS, log)
 	h.srv.ConnectTimeout = 2 * time.Second
-	h.srv.InstanceClient = &http.Client{Timeout: 5 * time.Second}
+	h.srv.InstanceTimeout = 5 * time.Second
 	if err := h.srv.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}

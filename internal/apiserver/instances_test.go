@@ -26,7 +26,6 @@ import (
 	"pgo.dev/pgo/internal/instance"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
-	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/testenv"
 )
@@ -98,16 +97,9 @@ func TestInstanceOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("kubeconfig", string(kubeconfig))
-	write("superuser", "super-secret")
-	write("replication", "repl-secret")
-	write("api", "api-secret")
-	write("app", created.Password)
-	now := time.Now()
-	ca, _ := pki.NewCA(now)
-	cert, _ := pki.IssueServer(ca, "hippo", specs.ServerNames(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "hippo", Namespace: "ha"}}), now)
-	write("tls.crt", string(cert.Cert))
-	write("tls.key", string(cert.Key))
-	h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: naming.ServerCertSecret("hippo"), Namespace: "ha"}, Data: map[string][]byte{naming.KeyCACert: ca.Cert}})
+	mf := testenv.WriteMemberFiles(t, dir, "ha", "hippo", uid, gid, map[string]string{"superuser": "super-secret", "api": "api-secret", "app": created.Password}, 0)
+	h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: naming.ServerCertSecret("hippo"), Namespace: "ha"}, Data: map[string][]byte{naming.KeyCACert: mf.CA.Cert}})
+	h.env.CreateDCSObjects(t, "ha", "hippo")
 	h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: naming.APISecret("hippo"), Namespace: "ha"},
 		Data: map[string][]byte{naming.KeyUsername: []byte("pgo"), naming.KeyPassword: []byte("api-secret")}})
 	raw, _ := json.Marshal(map[string]any{"ttl": 10, "loop_wait": 2, "retry_timeout": 4})
@@ -141,12 +133,11 @@ func TestInstanceOperations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "instance", "run",
-			"--cluster", "hippo", "--namespace", "ha", "--name", pods[inst], "--pod-ip", base+strconv.Itoa(i+1),
+		args := append([]string{"instance", "run",
+			"--cluster", "hippo", "--namespace", "ha", "--name", pods[inst], "--pod-ip", base + strconv.Itoa(i+1),
 			"--data-dir", data, "--socket-dir", socket, "--bin-dir", pgBin,
-			"--superuser-password-file", files["superuser"], "--replication-password-file", files["replication"],
-			"--api-password-file", files["api"], "--app-user", "app", "--app-database", "appdb", "--app-password-file", files["app"],
-			"--tls-cert-file", files["tls.crt"], "--tls-key-file", files["tls.key"], "--zap-encoder", "console")
+			"--app-user", "app", "--app-database", "appdb", "--zap-encoder", "console"}, mf.Args()...)
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+files["kubeconfig"], "HOME="+dir)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: creds}

@@ -102,14 +102,24 @@ func (s *Server) instanceAPI(ctx context.Context, c *pgov1.PGCluster, pod *corev
 	if err != nil {
 		return 0, "", err
 	}
-	url := "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(naming.APIPort)) + path
+	// Over TLS: the member's certificate must be the cluster CA's.
+	certs := &corev1.Secret{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.ServerCertSecret(c.Name)}, certs); err != nil {
+		return 0, "", fmt.Errorf("reading the cluster's CA: %w", err)
+	}
+	hc, err := instanceapi.Client(certs.Data[naming.KeyCACert], instanceapi.ServerName(pod.Name, c.Name, c.Namespace), s.InstanceTimeout)
+	if err != nil {
+		return 0, "", err
+	}
+	defer hc.CloseIdleConnections()
+	url := instanceapi.URL(net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(naming.APIPort))) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set(pgoapi.HeaderContentType, pgoapi.ContentTypeJSON)
 	req.SetBasicAuth(string(secret.Data[naming.KeyUsername]), string(secret.Data[naming.KeyPassword]))
-	resp, err := s.InstanceClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, "", unavailable("the instance manager of %s does not answer: %v", pod.Name, err)
 	}

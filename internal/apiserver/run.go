@@ -39,7 +39,7 @@ func (s *Server) Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("the address %q is not host:port, such as :8443: %w", opts.Address, err)
 	}
-	cert, err := s.certificate(ctx, opts.CertFile, opts.KeyFile, append([]string{host}, opts.Hosts...))
+	getCert, err := s.servingCertificate(ctx, opts.CertFile, opts.KeyFile, append([]string{host}, opts.Hosts...))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) Run(ctx context.Context, opts Options) error {
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      3 * time.Minute, // a switchover waits for the new leader

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/testenv"
 )
 
@@ -54,14 +56,14 @@ func TestRun(t *testing.T) {
 
 	// The certificate: made once, kept, and renewed from the same CA for
 	// a new address.
-	if _, err := s.certificate(ctx, "", "", []string{"127.0.0.9"}); err != nil {
+	if _, err := s.certificate(ctx, []string{"127.0.0.9"}); err != nil {
 		t.Fatal(err)
 	}
 	first := &corev1.Secret{}
 	if err := env.Client.Get(ctx, objectKey(operatorNS, pgoapi.TLSSecret), first); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.certificate(ctx, "", "", []string{"127.0.0.9"}); err != nil {
+	if _, err := s.certificate(ctx, []string{"127.0.0.9"}); err != nil {
 		t.Fatal(err)
 	}
 	same := &corev1.Secret{}
@@ -117,5 +119,63 @@ func TestRun(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestServingCertificateIsRenewed: once its certificate is past two thirds
+// of its life, the running apiserver issues a new one from the same CA and
+// serves it, with no restart.
+func TestServingCertificateIsRenewed(t *testing.T) {
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(env.Client, operatorNS, logr.Discard())
+	var mu sync.Mutex
+	now := time.Now()
+	s.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	s.RenewCheck = 100 * time.Millisecond
+	get, err := s.servingCertificate(ctx, "", "", []string{"127.0.0.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		c, err := get(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.SerialNumber.String()
+	}
+	first := serial()
+	time.Sleep(time.Second)
+	if serial() != first {
+		t.Fatal("the certificate changed before it was due")
+	}
+	mu.Lock()
+	now = now.Add(pki.LeafValidity * 2 / 3)
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for serial() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the certificate was not renewed at two thirds of its life")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(ctx, objectKey(operatorNS, pgoapi.TLSSecret), secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.Verify(secret.Data["ca.crt"], secret.Data["tls.crt"], "127.0.0.9", x509.ExtKeyUsageServerAuth, s.Now()); err != nil {
+		t.Errorf("the renewed certificate: %v", err)
 	}
 }

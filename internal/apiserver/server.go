@@ -40,8 +40,12 @@ type Server struct {
 	Namespaces []string
 	// Log receives the audit lines and errors.
 	Log logr.Logger
-	// InstanceClient calls the instance managers' REST API (port 8008).
-	InstanceClient *http.Client
+	// RenewCheck is the longest the apiserver waits between looks at
+	// whether its certificate is due for renewal (an hour when 0).
+	RenewCheck time.Duration
+	// InstanceTimeout bounds a call of an instance manager's REST API
+	// (port 8008).
+	InstanceTimeout time.Duration
 	// ConnectTimeout bounds each PostgreSQL connection of TestCluster.
 	ConnectTimeout time.Duration
 	// Now is the clock.
@@ -58,13 +62,13 @@ func New(c client.Client, namespace string, log logr.Logger) *Server {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	s := &Server{
-		Client:         c,
-		Namespace:      namespace,
-		Log:            log,
-		InstanceClient: &http.Client{Timeout: 90 * time.Second},
-		ConnectTimeout: 5 * time.Second,
-		Now:            time.Now,
-		verified:       verified{key: key},
+		Client:          c,
+		Namespace:       namespace,
+		Log:             log,
+		InstanceTimeout: 90 * time.Second,
+		ConnectTimeout:  5 * time.Second,
+		Now:             time.Now,
+		verified:        verified{key: key},
 	}
 	s.handlers = map[string]handlerFunc{
 		"Healthz":          nil,

@@ -38,7 +38,7 @@ func TestTestClusterAgainstPostgreSQL(t *testing.T) {
 	h.mustAdmin("POST", pgoapi.ClustersPath("db"), pgoapi.CreateClusterRequest{Name: "hippo", Username: "app", Database: "appdb"}, http.StatusCreated, &created)
 
 	now := time.Now()
-	ca, err := pki.NewCA(now)
+	ca, err := pki.NewCA("test CA", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestTestClusterAgainstPostgreSQL(t *testing.T) {
 	}
 
 	// Another CA: the server's certificate does not verify.
-	other, _ := pki.NewCA(now)
+	other, _ := pki.NewCA("test CA", now)
 	sec := getSecret(t, h, "db", naming.ServerCertSecret("hippo"))
 	sec.Data[naming.KeyCACert] = other.Cert
 	if err := h.c.Update(ctx, sec); err != nil {

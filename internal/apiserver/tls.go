@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,11 +27,7 @@ import (
 // server certificate can be issued from the same CA when the apiserver's
 // addresses change, e.g. a new pod IP, without clients having to trust a
 // new CA). Clients trust ca.crt (PGO_CA_CERT).
-const (
-	keyCAKey = "ca.key"
-	// renewBefore: a certificate that expires sooner is replaced.
-	renewBefore = 30 * 24 * time.Hour
-)
+const keyCAKey = "ca.key"
 
 // serverNames are the DNS names and IP addresses the certificate covers:
 // the Service, localhost, and the given hosts (such as the pod IP).
@@ -45,19 +42,61 @@ func serverNames(namespace string, hosts []string) []string {
 	return names
 }
 
-// certificate loads the given files, or the certificate of the TLS Secret,
-// creating or renewing it as needed.
-func (s *Server) certificate(ctx context.Context, certFile, keyFile string, hosts []string) (tls.Certificate, error) {
+// servingCertificate is what the apiserver serves, as a tls.Config's
+// GetCertificate: the given files, read again when they change, or the
+// certificate of the TLS Secret, renewed (and swapped in) at two thirds of
+// its life while the apiserver runs.
+func (s *Server) servingCertificate(ctx context.Context, certFile, keyFile string, hosts []string) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
-			return tls.Certificate{}, errors.New("--tls-cert-file and --tls-key-file go together")
+			return nil, errors.New("--tls-cert-file and --tls-key-file go together")
 		}
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("loading the certificate %s and key %s: %w", certFile, keyFile, err)
+		files := &pki.KeyPairFiles{CertFile: certFile, KeyFile: keyFile}
+		if _, err := files.Current(); err != nil {
+			return nil, err
 		}
-		return cert, nil
+		return files.GetCertificate, nil
 	}
+	cert, err := s.certificate(ctx, hosts)
+	if err != nil {
+		return nil, err
+	}
+	var current atomic.Pointer[tls.Certificate]
+	current.Store(&cert)
+	go func() {
+		for {
+			wait := min(time.Minute, s.renewCheck())
+			if renew, err := pki.RenewAt(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: current.Load().Certificate[0]})); err == nil {
+				wait = min(max(renew.Sub(s.Now()), time.Second), s.renewCheck())
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			cert, err := s.certificate(ctx, hosts)
+			if err != nil {
+				s.Log.Error(err, "renewing the apiserver's certificate")
+				continue
+			}
+			current.Store(&cert)
+		}
+	}()
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return current.Load(), nil }, nil
+}
+
+// renewCheck is the longest the apiserver waits between looks at whether
+// its certificate is due for renewal.
+func (s *Server) renewCheck() time.Duration {
+	if s.RenewCheck > 0 {
+		return s.RenewCheck
+	}
+	return time.Hour
+}
+
+// certificate is the certificate of the TLS Secret, created or renewed as
+// needed.
+func (s *Server) certificate(ctx context.Context, hosts []string) (tls.Certificate, error) {
 	names := serverNames(s.Namespace, hosts)
 	for range 3 {
 		secret := &corev1.Secret{}
@@ -83,11 +122,11 @@ func (s *Server) certificate(ctx context.Context, certFile, keyFile string, host
 		case err != nil:
 			return tls.Certificate{}, fmt.Errorf("reading Secret %s: %w", pgoapi.TLSSecret, err)
 		}
-		if certCovers(secret.Data[corev1.TLSCertKey], names, s.Now().Add(renewBefore)) {
+		if certCovers(secret.Data[corev1.TLSCertKey], names, s.Now()) {
 			return tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
 		}
 		var ca *pki.Pair
-		if len(secret.Data[naming.KeyCACert]) > 0 && len(secret.Data[keyCAKey]) > 0 && certCovers(secret.Data[naming.KeyCACert], nil, s.Now().Add(renewBefore)) {
+		if len(secret.Data[naming.KeyCACert]) > 0 && len(secret.Data[keyCAKey]) > 0 && certCovers(secret.Data[naming.KeyCACert], nil, s.Now()) {
 			ca = &pki.Pair{Cert: secret.Data[naming.KeyCACert], Key: secret.Data[keyCAKey]}
 		}
 		data, err := issueTLSData(ca, names, s.Now())
@@ -106,15 +145,15 @@ func (s *Server) certificate(ctx context.Context, certFile, keyFile string, host
 	return tls.Certificate{}, fmt.Errorf("the Secret %s keeps changing; is another apiserver fighting over it with other addresses?", pgoapi.TLSSecret)
 }
 
-// certCovers reports whether a PEM certificate is valid until at least
-// `until` and names every one of names.
-func certCovers(pemCert []byte, names []string, until time.Time) bool {
+// certCovers reports whether a PEM certificate is not yet due for renewal
+// at now (two thirds of its life) and names every one of names.
+func certCovers(pemCert []byte, names []string, now time.Time) bool {
 	block, _ := pem.Decode(pemCert)
 	if block == nil {
 		return false
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil || cert.NotAfter.Before(until) {
+	if renew, _ := pki.RenewAt(pemCert); err != nil || !now.Before(renew) {
 		return false
 	}
 	for _, n := range names {
@@ -129,7 +168,7 @@ func certCovers(pemCert []byte, names []string, until time.Time) bool {
 // nil) and returns the Secret's data.
 func issueTLSData(ca *pki.Pair, names []string, now time.Time) (map[string][]byte, error) {
 	if ca == nil {
-		pair, err := pki.NewCA(now)
+		pair, err := pki.NewCA("pgo apiserver CA", now)
 		if err != nil {
 			return nil, fmt.Errorf("creating the apiserver's CA: %w", err)
 		}

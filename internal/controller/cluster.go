@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -105,7 +106,7 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Watches(&pgov1.PGReplica{}, byReplica).
-		Watches(&corev1.Pod{}, byCluster).
+		Watches(&corev1.Pod{}, byCluster, builder.WithPredicates(podChanged())).
 		Watches(&coordinationv1.Lease{}, byCluster, builder.WithPredicates(holderChanged())).
 		Complete(r)
 }
@@ -118,6 +119,35 @@ func holderChanged() predicate.Predicate {
 		n, ok2 := e.ObjectNew.(*coordinationv1.Lease)
 		return !ok1 || !ok2 || ptr.Deref(o.Spec.HolderIdentity, "") != ptr.Deref(n.Spec.HolderIdentity, "")
 	}}
+}
+
+// podChanged passes pod changes other than a member's heartbeat: an idle
+// cluster's members publish their unchanged state once per ttl, which
+// asks nothing of the operator.
+func podChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*corev1.Pod)
+		n, ok2 := e.ObjectNew.(*corev1.Pod)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return !onlyHeartbeat(o, n)
+	}}
+}
+
+// onlyHeartbeat tells whether two versions of a pod differ in nothing but
+// the heartbeat of the member state published on it.
+func onlyHeartbeat(old, cur *corev1.Pod) bool {
+	a, b := old.DeepCopy(), cur.DeepCopy()
+	for _, p := range []*corev1.Pod{a, b} {
+		p.ResourceVersion, p.ManagedFields = "", nil
+	}
+	sa, okA := memberStatus(a)
+	sb, okB := memberStatus(b)
+	if okA && okB && dcs.SameState(sa, sb) {
+		b.Annotations[naming.AnnotationStatus] = a.Annotations[naming.AnnotationStatus]
+	}
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 func deletingPredicate() predicate.Predicate {
@@ -173,13 +203,17 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if err := r.secrets(ctx, a, c); err != nil {
 		return ctrl.Result{}, err
 	}
+	renewAt, err := r.certificates(ctx, a, c)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.users(ctx, a, c); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.clusterObjects(ctx, a, c); err != nil {
+	instances := specs.Instances(c, replicas)
+	if err := r.clusterObjects(ctx, a, c, instances); err != nil {
 		return ctrl.Result{}, err
 	}
-	instances := specs.Instances(c, replicas)
 	resizeBlocked := ""
 	for _, inst := range instances {
 		blocked, err := r.instance(ctx, a, c, inst)
@@ -206,7 +240,8 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if requeue {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	return ctrl.Result{}, nil
+	// Back when a certificate is due for renewal.
+	return ctrl.Result{RequeueAfter: max(renewAt.Sub(r.now()), time.Second)}, nil
 }
 
 // replicas are the cluster's PGReplicas.
@@ -449,7 +484,7 @@ func (r *ClusterReconciler) lease(ctx context.Context, c *pgov1.PGCluster) (*coo
 
 // secrets makes the passwords and certificates, once.
 func (r *ClusterReconciler) secrets(ctx context.Context, a applier, c *pgov1.PGCluster) error {
-	for _, build := range []func(*pgov1.PGCluster, string) *corev1.Secret{specs.SuperuserSecret, specs.ReplicationSecret, specs.APISecret, specs.AppUserSecret} {
+	for _, build := range []func(*pgov1.PGCluster, string) *corev1.Secret{specs.SuperuserSecret, specs.APISecret, specs.AppUserSecret} {
 		s := build(c, "")
 		if exists, err := r.secretExists(ctx, client.ObjectKeyFromObject(s)); err != nil || exists {
 			if err != nil {
@@ -467,34 +502,87 @@ func (r *ClusterReconciler) secrets(ctx context.Context, a applier, c *pgov1.PGC
 			r.event(c, corev1.EventTypeNormal, "SecretCreated", "Create", "created Secret %s", s.Name)
 		}
 	}
-	if c.Spec.TLS != nil && c.Spec.TLS.TLSSecret != "" {
-		return nil // the user's certificates
-	}
-	ca, err := r.rootCA(ctx, c.Namespace)
+	return nil
+}
+
+// certificates keeps the cluster's own CA and, issued from it, the
+// cluster's server certificate (which the members present to each other,
+// and PostgreSQL to clients unless the user gave one) and the replication
+// user's client certificate. Each names the cluster and is issued again at
+// two thirds of its life, or when it is not the cluster CA's. It returns
+// when the next renewal is due.
+func (r *ClusterReconciler) certificates(ctx context.Context, a applier, c *pgov1.PGCluster) (time.Time, error) {
+	ca, err := r.clusterCA(ctx, a, c)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	now := r.now()
-	issue := map[string]func() (pki.Pair, error){
-		naming.ServerCertSecret(c.Name):      func() (pki.Pair, error) { return pki.IssueServer(ca, c.Name, specs.ServerNames(c), now) },
-		naming.ReplicationCertSecret(c.Name): func() (pki.Pair, error) { return pki.IssueClient(ca, "replicator", now) },
-	}
-	for name, make := range issue {
-		if exists, err := r.secretExists(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}); err != nil || exists {
-			if err != nil {
-				return err
+	var next time.Time
+	for _, want := range specs.Certificates(c, r.Options.CertificateLifetime) {
+		existing := &corev1.Secret{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: want.Secret}, existing)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return time.Time{}, err
+		}
+		found := err == nil
+		cert := existing.Data[corev1.TLSCertKey]
+		if found && pki.Current(ca.Cert, cert, now) && bytes.Equal(existing.Data[naming.KeyCACert], ca.Cert) {
+			renew, _ := pki.RenewAt(cert)
+			if next.IsZero() || renew.Before(next) {
+				next = renew
 			}
 			continue
 		}
-		pair, err := make()
+		pair, err := pki.Issue(ca, want.Leaf, now)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
-		if _, err := a.create(ctx, c, specs.TLSSecret(c, name, pair.Cert, pair.Key, ca.Cert)); err != nil {
-			return err
+		secret := specs.TLSSecret(c, want.Secret, pair.Cert, pair.Key, ca.Cert)
+		if !found {
+			if _, err := a.create(ctx, c, secret); err != nil {
+				return time.Time{}, err
+			}
+		} else {
+			existing.Data = secret.Data
+			if err := r.Client.Update(ctx, existing); err != nil {
+				return time.Time{}, fmt.Errorf("renewing the certificate in Secret %s: %w", want.Secret, err)
+			}
+			r.event(c, corev1.EventTypeNormal, "CertificateRenewed", "Renew", "renewed the certificate in Secret %s", want.Secret)
+		}
+		renew, _ := pki.RenewAt(pair.Cert)
+		if next.IsZero() || renew.Before(next) {
+			next = renew
 		}
 	}
-	return nil
+	return next, nil
+}
+
+// clusterCA is the cluster's own CA, made on first use: certificates of
+// one cluster are worth nothing to another.
+func (r *ClusterReconciler) clusterCA(ctx context.Context, a applier, c *pgov1.PGCluster) (pki.Pair, error) {
+	key := client.ObjectKey{Namespace: c.Namespace, Name: naming.ClusterCASecret(c.Name)}
+	s := &corev1.Secret{}
+	if err := r.Client.Get(ctx, key, s); err == nil {
+		return pki.Pair{Cert: s.Data[naming.KeyCACert], Key: s.Data[naming.KeyCAKey]}, nil
+	} else if !apierrors.IsNotFound(err) {
+		return pki.Pair{}, err
+	}
+	ca, err := pki.NewCA(specs.ClusterCAName(c), r.now())
+	if err != nil {
+		return pki.Pair{}, err
+	}
+	created, err := a.create(ctx, c, specs.ClusterCASecret(c, ca.Cert, ca.Key))
+	if err != nil {
+		return pki.Pair{}, fmt.Errorf("creating the cluster's CA: %w", err)
+	}
+	if !created {
+		// The cache had not seen it yet: read what is there.
+		if err := r.Reader.Get(ctx, key, s); err != nil {
+			return pki.Pair{}, err
+		}
+		return pki.Pair{Cert: s.Data[naming.KeyCACert], Key: s.Data[naming.KeyCAKey]}, nil
+	}
+	return ca, nil
 }
 
 // secretExists looks a Secret up in the cache, then (for Secrets a user made,
@@ -514,42 +602,31 @@ func (r *ClusterReconciler) secretExists(ctx context.Context, key client.ObjectK
 	return false, client.IgnoreNotFound(err)
 }
 
-// rootCA is the namespace's CA, made on first use.
-func (r *ClusterReconciler) rootCA(ctx context.Context, namespace string) (pki.Pair, error) {
-	s := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.RootCASecret}, s)
-	if err == nil {
-		return pki.Pair{Cert: s.Data[naming.KeyCACert], Key: s.Data[naming.KeyCAKey]}, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return pki.Pair{}, err
-	}
-	ca, err := pki.NewCA(r.now())
-	if err != nil {
-		return pki.Pair{}, err
-	}
-	if err := r.Client.Create(ctx, specs.RootCASecret(namespace, ca.Cert, ca.Key)); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return r.rootCA(ctx, namespace) // made by a reconcile of another cluster
-		}
-		return pki.Pair{}, fmt.Errorf("creating the root CA: %w", err)
-	}
-	return ca, nil
-}
-
-// clusterObjects applies the cluster's ConfigMap, RBAC and Services.
-func (r *ClusterReconciler) clusterObjects(ctx context.Context, a applier, c *pgov1.PGCluster) error {
+// clusterObjects applies the cluster's ConfigMap, RBAC and Services, and
+// creates its leader Lease and sync and switchover ConfigMaps, all before
+// the instances that use them.
+func (r *ClusterReconciler) clusterObjects(ctx context.Context, a applier, c *pgov1.PGCluster, instances []specs.Instance) error {
 	cm, err := specs.ConfigMap(c)
 	if err != nil {
 		return err
 	}
-	sa, role, binding := specs.InstanceRBAC(c)
+	sa, role, binding := specs.InstanceRBAC(c, specs.InstancePods(instances))
 	objects := []client.Object{cm, sa, role, binding}
 	for _, svc := range specs.Services(c) {
 		objects = append(objects, svc)
 	}
 	for _, obj := range objects {
 		if _, err := a.apply(ctx, c, obj); err != nil {
+			return err
+		}
+	}
+	lease, cms := specs.DCSObjects(c)
+	created := []client.Object{lease}
+	for _, cm := range cms {
+		created = append(created, cm)
+	}
+	for _, obj := range created {
+		if _, err := a.create(ctx, c, obj); err != nil {
 			return err
 		}
 	}
@@ -755,7 +832,7 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *pgov1.PGCluster) (c
 	}
 	// The rest goes explicitly too, so that nothing waits for the garbage
 	// collector.
-	sa, role, binding := specs.InstanceRBAC(c)
+	sa, role, binding := specs.InstanceRBAC(c, nil)
 	owned := []client.Object{sa, role, binding}
 	for _, svc := range specs.Services(c) {
 		owned = append(owned, svc)

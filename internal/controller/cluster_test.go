@@ -7,7 +7,9 @@ package controller_test
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -105,6 +107,25 @@ type env struct {
 
 func start(t testing.TB) *env {
 	t.Helper()
+	return startWith(t, specs.DefaultOptions())
+}
+
+// certSubject is the subject of a PEM certificate.
+func certSubject(t testing.TB, cert []byte) pkix.Name {
+	t.Helper()
+	b, _ := pem.Decode(cert)
+	if b == nil {
+		t.Fatal("not a PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Subject
+}
+
+func startWith(t testing.TB, opts specs.Options) *env {
+	t.Helper()
 	api := testenv.Start(t)
 	if os.Getenv("PGO_TEST_VERBOSE") != "" {
 		ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
@@ -123,7 +144,7 @@ func start(t testing.TB) *env {
 	counter := &countingClient{Client: mgr.GetClient()}
 	e := &env{t: t, api: api, c: api.Client, counter: counter}
 	r := &controller.ClusterReconciler{Client: counter, Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("pgo"), Options: specs.DefaultOptions()}
+		Recorder: mgr.GetEventRecorder("pgo"), Options: opts}
 	e.reconciler = r
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -247,7 +268,7 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	first := specs.FirstInstance(c)
 	objects := map[string]client.Object{
-		"hippo-postgres-secret": &corev1.Secret{}, "hippo-replication-secret": &corev1.Secret{}, "hippo-api-secret": &corev1.Secret{},
+		"hippo-postgres-secret": &corev1.Secret{}, "hippo-api-secret": &corev1.Secret{},
 		"hippo-testuser-secret": &corev1.Secret{}, "hippo-cluster-cert": &corev1.Secret{}, "hippo-replication-cert": &corev1.Secret{},
 		"hippo-config": &corev1.ConfigMap{}, "hippo-instance": &corev1.ServiceAccount{},
 		"hippo": &corev1.Service{}, "hippo-replica": &corev1.Service{}, "hippo-pods": &corev1.Service{},
@@ -278,12 +299,22 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Errorf("the application user's Secret: %v", secret.Data)
 	}
 	var ca corev1.Secret
-	if err := e.get(ns, naming.RootCASecret, &ca); err != nil {
+	if err := e.get(ns, naming.ClusterCASecret("hippo"), &ca); err != nil {
 		t.Fatal(err)
+	}
+	if err := ownedBy(&ca, c); err != nil {
+		t.Error(err)
 	}
 	cert := objects["hippo-cluster-cert"].(*corev1.Secret)
 	if err := pki.Verify(ca.Data["ca.crt"], cert.Data["tls.crt"], "hippo.lifecycle.svc", x509.ExtKeyUsageServerAuth, time.Now()); err != nil {
 		t.Errorf("the server certificate: %v", err)
+	}
+	replication := objects["hippo-replication-cert"].(*corev1.Secret)
+	if err := pki.Verify(ca.Data["ca.crt"], replication.Data["tls.crt"], "", x509.ExtKeyUsageClientAuth, time.Now()); err != nil {
+		t.Errorf("the replication certificate: %v", err)
+	}
+	if subject := certSubject(t, replication.Data["tls.crt"]); subject.CommonName != "replicator" || len(subject.OrganizationalUnit) != 1 || subject.OrganizationalUnit[0] != "lifecycle/hippo" {
+		t.Errorf("the replication certificate's subject %v, want CN replicator naming its cluster", subject)
 	}
 	cm := objects["hippo-config"].(*corev1.ConfigMap)
 	var dc dcs.DynamicConfig

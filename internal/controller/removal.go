@@ -27,8 +27,10 @@ type removal struct {
 func decideRemoval(lease *coordinationv1.Lease, pod *corev1.Pod, instance string) removal {
 	member := naming.PodOfInstance(instance)
 	switch {
-	case lease == nil:
-		// No member ever took the lock: no instance holds the cluster's data.
+	case lease == nil || lease.Spec.HolderIdentity == nil:
+		// No member ever took the lock (the operator creates the Lease
+		// without a holder; a release leaves an empty one): no instance
+		// holds the cluster's data.
 	case dcs.LeaseHolder(lease) == member:
 		return removal{Switchover: true, Wait: fmt.Sprintf("%s holds the leader lock: switching over first", instance)}
 	case dcs.LeaseHolder(lease) == "":

@@ -17,6 +17,8 @@ func TestDecideRemoval(t *testing.T) {
 	lease := func(holder string, renewed time.Duration) *coordinationv1.Lease {
 		l := &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{LeaseDurationSeconds: ptr.To[int32](30),
 			RenewTime: &metav1.MicroTime{Time: time.Now().Add(-renewed)}}}
+		// A released lock has an empty holder; one never taken has none.
+		l.Spec.HolderIdentity = ptr.To("")
 		if holder != "" {
 			l.Spec.HolderIdentity = ptr.To(naming.PodOfInstance(holder))
 		}
@@ -33,6 +35,7 @@ func TestDecideRemoval(t *testing.T) {
 		wait       string // part of the reason; "" when removal may go on
 	}{
 		{"never initialized", nil, nil, false, ""},
+		{"never initialized: the operator's empty lease", &coordinationv1.Lease{}, nil, false, ""},
 		{"a replica", lease("hippo-aaaa", 0), pod(naming.RoleReplica), false, ""},
 		{"a replica without a pod", lease("hippo-aaaa", 0), nil, false, ""},
 		{"the lock holder", lease("hippo-bbbb", 0), pod(naming.RolePrimary), true, "holds the leader lock"},

@@ -267,7 +267,7 @@ func (r *ClusterReconciler) removeUserSecrets(ctx context.Context, c *pgov1.PGCl
 		return fmt.Errorf("listing the cluster's Secrets: %w", err)
 	}
 	wanted := map[string]bool{
-		naming.SuperuserSecret(c.Name): true, naming.ReplicationSecret(c.Name): true, naming.APISecret(c.Name): true,
+		naming.SuperuserSecret(c.Name): true, naming.APISecret(c.Name): true,
 		naming.UsersSecret(c.Name): true,
 	}
 	for _, u := range clusterUsers(c) {

@@ -238,7 +238,7 @@ func TestUsers(t *testing.T) {
 	if err := e.get(ns, "hippo-carol-secret", &corev1.Secret{}); err != nil {
 		t.Errorf("carol's own Secret: %v", err)
 	}
-	for _, name := range []string{"hippo-testuser-secret", "hippo-bob-md5-secret", "hippo-postgres-secret", "hippo-replication-secret", "hippo-api-secret"} {
+	for _, name := range []string{"hippo-testuser-secret", "hippo-bob-md5-secret", "hippo-postgres-secret", "hippo-api-secret"} {
 		if err := e.get(ns, name, &corev1.Secret{}); err != nil {
 			t.Errorf("Secret %s: %v", name, err)
 		}

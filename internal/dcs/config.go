@@ -8,6 +8,7 @@ package dcs
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"pgo.dev/pgo/internal/ha"
@@ -95,6 +96,16 @@ type MemberStatus struct {
 	// Problem what keeps the member from going on.
 	KeptData string `json:"keptData,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// Heartbeat is when the member last published (RFC 3339): it
+	// publishes when its state changes, and at least once per ttl.
+	Heartbeat string `json:"heartbeat,omitempty"`
+}
+
+// SameState tells whether two published states differ only in their
+// heartbeat.
+func SameState(a, b MemberStatus) bool {
+	a.Heartbeat, b.Heartbeat = "", ""
+	return reflect.DeepEqual(a, b)
 }
 
 func (s MemberStatus) member(name string) ha.Member {

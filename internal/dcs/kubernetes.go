@@ -287,7 +287,9 @@ func (k *Kubernetes) Observe(ctx context.Context) (ha.Cluster, error) {
 	} else {
 		c.Config = ha.DefaultConfig()
 	}
-	if cm := cms[naming.SyncConfigMap(k.Cluster)]; cm != nil {
+	// The operator creates the sync ConfigMap empty: only a leader's
+	// record is a sync state.
+	if cm := cms[naming.SyncConfigMap(k.Cluster)]; cm != nil && cm.Data[naming.KeyLeader] != "" {
 		c.Sync = ha.SyncState{Present: true, Leader: cm.Data[naming.KeyLeader], Standbys: splitList(cm.Data[naming.KeySyncStandby])}
 	}
 	if cm := cms[naming.FailoverConfigMap(k.Cluster)]; cm != nil && (cm.Data[naming.KeyLeader] != "" || cm.Data[naming.KeyCandidate] != "") {
@@ -391,14 +393,10 @@ func (k *Kubernetes) writeLease(ctx context.Context, holderName string, ttl time
 	lease.Spec.RenewTime = &renew
 	lease.Spec.LeaseDurationSeconds = &seconds
 
-	leases := k.Client.CoordinationV1().Leases(k.Namespace)
-	var written *coordinationv1.Lease
-	var err error
 	if current == nil {
-		written, err = leases.Create(ctx, lease, metav1.CreateOptions{})
-	} else {
-		written, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+		return fmt.Errorf("the leader lock, Lease %s, does not exist: the operator creates it with the cluster", naming.LeaderLease(k.Cluster))
 	}
+	written, err := k.Client.CoordinationV1().Leases(k.Namespace).Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return err
 	}
@@ -570,16 +568,16 @@ func (k *Kubernetes) ForgetRole() {
 	k.mu.Unlock()
 }
 
-// updateConfigMap reads a ConfigMap (creating it when missing), lets change
-// edit its data, and writes it with optimistic concurrency.
+// updateConfigMap reads one of the cluster's ConfigMaps (which the operator
+// creates), lets change edit its data, and writes it with optimistic
+// concurrency.
 func (k *Kubernetes) updateConfigMap(ctx context.Context, name string, change func(data map[string]string) error) error {
 	cms := k.Client.CoreV1().ConfigMaps(k.Namespace)
 	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
-	create := apierrors.IsNotFound(err)
-	if create {
-		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: k.Namespace,
-			Labels: map[string]string{naming.LabelCluster: k.Cluster}}}
-	} else if err != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("ConfigMap %s does not exist: the operator creates it with the cluster", name)
+	case err != nil:
 		return fmt.Errorf("reading ConfigMap %s: %w", name, err)
 	}
 	if cm.Data == nil {
@@ -588,12 +586,7 @@ func (k *Kubernetes) updateConfigMap(ctx context.Context, name string, change fu
 	if err := change(cm.Data); err != nil {
 		return err
 	}
-	if create {
-		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
-	} else {
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
-	}
-	if err != nil {
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("writing ConfigMap %s: %w", name, err)
 	}
 	return nil

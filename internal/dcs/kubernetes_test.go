@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
@@ -28,6 +27,7 @@ func TestLeaderLock(t *testing.T) {
 	if _, err := env.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dcs"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	env.CreateDCSObjects(t, "dcs", "hippo")
 	clock := struct {
 		sync.Mutex
 		now time.Time
@@ -129,13 +129,15 @@ func TestLeaderLock(t *testing.T) {
 	}
 }
 
-// memberPods creates namespace dcs and a pod of cluster hippo for each
-// member.
-func memberPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, names ...string) {
+// memberPods creates namespace dcs, the DCS objects of cluster hippo and a
+// pod of the cluster for each member.
+func memberPods(t *testing.T, ctx context.Context, env *testenv.Env, names ...string) {
 	t.Helper()
+	cs := env.Clientset
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dcs"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	env.CreateDCSObjects(t, "dcs", "hippo")
 	for _, name := range names {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "dcs", Labels: map[string]string{naming.LabelCluster: "hippo"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "postgres"}}}}
@@ -149,7 +151,7 @@ func TestClusterState(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
 	cs := env.Clientset
-	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
+	memberPods(t, ctx, env, "hippo-0", "hippo-1")
 	a := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
 	b := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
 
@@ -166,6 +168,11 @@ func TestClusterState(t *testing.T) {
 	}
 	if err := a.PublishMember(ctx, dcs.MemberStatus{Role: ha.RolePrimary, Running: true, Timeline: 2, WAL: 99, ConnHost: "127.0.0.9", ConnPort: 5432, Tags: ha.Tags{FailoverPriority: 1}}); err != nil {
 		t.Fatal(err)
+	}
+	// The operator's empty sync ConfigMap is no sync state (a leader
+	// would otherwise clear it at every loop).
+	if c, err := a.Observe(ctx); err != nil || c.Sync.Present {
+		t.Errorf("before any sync state: %+v (%v)", c.Sync, err)
 	}
 	if err := a.WriteSync(ctx, "hippo-0", []string{"hippo-1"}); err != nil {
 		t.Fatal(err)
@@ -255,7 +262,7 @@ func TestWatchWakesOnMemberChanges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cs := env.Clientset
-	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
+	memberPods(t, ctx, env, "hippo-0", "hippo-1")
 	replica := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
 	leader := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
 	go replica.Watch(ctx)
@@ -314,7 +321,7 @@ func TestRoleLabelsAfterASwitchover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cs := env.Clientset
-	memberPods(t, ctx, cs, "hippo-0", "hippo-1")
+	memberPods(t, ctx, env, "hippo-0", "hippo-1")
 	old := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-0"}
 	next := &dcs.Kubernetes{Client: cs, Namespace: "dcs", Cluster: "hippo", Member: "hippo-1"}
 	go old.Watch(ctx)

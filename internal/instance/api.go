@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,10 +141,17 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 	// The write timeout leaves room for the slowest POST: a restart (a
 	// fast then immediate shutdown, up to 40 s, and a start, up to 60 s)
 	// and a switchover (90 s).
+	// Over TLS, with the cluster's server certificate, read again when the
+	// operator renews it.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute}
+		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute,
+		TLSConfig: &tls.Config{GetCertificate: m.apiCert.GetCertificate, MinVersion: tls.VersionTLS12}}
+	if _, err := m.apiCert.Current(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error(err, "the REST API stopped")
 		}
 	}()

@@ -244,7 +244,7 @@ func (m *Manager) bootstrap(ctx context.Context) error {
 	if err := m.pg.WaitReady(ctx, startTimeout); err != nil {
 		return err
 	}
-	if err := m.pg.CreateReplicationUser(ctx, m.replPwd); err != nil {
+	if err := m.pg.CreateReplicationUser(ctx); err != nil {
 		return err
 	}
 	if m.opts.AppUser != "" {

@@ -86,8 +86,10 @@ type harness struct {
 	uid, gid int
 	netBase  string
 
-	superPwd, replPwd, apiPwd string
-	files                     map[string]string // password files, kubeconfig
+	superPwd, apiPwd string
+	files            map[string]string // kubeconfig
+	// memberFiles are the passwords and the cluster's certificates.
+	memberFiles *testenv.MemberFiles
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -151,8 +153,14 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 	}
 
 	// The managers get exactly the Role the operator gives a cluster's
-	// pods, from the same function, bound to the pods' ServiceAccount.
-	_, role, binding := specs.InstanceRBAC(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: h.cluster, Namespace: h.ns}})
+	// pods, from the same function, bound to the pods' ServiceAccount, and
+	// the DCS objects the operator creates.
+	env.CreateDCSObjects(t, h.ns, h.cluster)
+	var pods []string
+	for i := range n {
+		pods = append(pods, fmt.Sprintf("%s-%d", h.cluster, i))
+	}
+	_, role, binding := specs.InstanceRBAC(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: h.cluster, Namespace: h.ns}}, pods)
 	role.OwnerReferences, binding.OwnerReferences = nil, nil
 	if _, err := cs.RbacV1().Roles(h.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -165,12 +173,10 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.superPwd, h.replPwd, h.apiPwd = "super'secret:1", "repl\\secret:2", "api-secret"
+	h.superPwd, h.apiPwd = "super'secret:1", "api-secret"
 	h.writeFile("kubeconfig", string(kubeconfig))
-	h.writeFile("superuser", h.superPwd)
-	h.writeFile("replication", h.replPwd)
-	h.writeFile("api", h.apiPwd)
-	h.writeFile("app", "app-secret")
+	h.memberFiles = testenv.WriteMemberFiles(t, dir, h.ns, h.cluster, h.uid, h.gid,
+		map[string]string{"superuser": h.superPwd, "api": h.apiPwd, "app": "app-secret"}, 0)
 
 	h.config = map[string]any{"ttl": prof.ttl, "loop_wait": prof.loopWait, "retry_timeout": prof.retryTimeout}
 	for k, v := range extraConfig {
@@ -178,8 +184,7 @@ func newHarness(t testing.TB, n int, prof profile, extraConfig map[string]any) *
 	}
 	h.setConfig(h.config)
 
-	for i := range n {
-		name := fmt.Sprintf("%s-%d", h.cluster, i)
+	for i, name := range pods {
 		m := &member{name: name, ip: fmt.Sprintf("%s%d", base, i+1), failoverPrio: 1}
 		m.dataDir = filepath.Join(dir, name, "data")
 		m.socketDir = filepath.Join(dir, name, "run")
@@ -283,13 +288,12 @@ func (h *harness) start(name string) {
 	}
 	fmt.Fprintf(logFile, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
 	bin, _ := instance.FindBinDir()
-	cmd := exec.Command(operatorBinary, "instance", "run",
+	args := append([]string{"instance", "run",
 		"--cluster", h.cluster, "--namespace", h.ns, "--name", m.name, "--pod-ip", m.ip,
 		"--data-dir", m.dataDir, "--socket-dir", m.socketDir, "--bin-dir", bin,
-		"--superuser-password-file", h.files["superuser"], "--replication-password-file", h.files["replication"],
-		"--api-password-file", h.files["api"], "--failover-priority", strconv.Itoa(m.failoverPrio),
-		"--app-user", "app", "--app-database", "appdb", "--app-password-file", h.files["app"],
-		"--zap-encoder", "console", "--zap-time-encoding", "rfc3339nano")
+		"--failover-priority", strconv.Itoa(m.failoverPrio), "--app-user", "app", "--app-database", "appdb",
+		"--zap-encoder", "console", "--zap-time-encoding", "rfc3339nano"}, h.memberFiles.Args()...)
+	cmd := exec.Command(operatorBinary, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.files["kubeconfig"], "HOME="+h.dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the test process die, the manager stops too (and stops its
@@ -437,8 +441,7 @@ func (h *harness) log(name string) string {
 // status asks a member's REST API for its status.
 func (h *harness) status(name string) (instanceapi.Status, error) {
 	var st instanceapi.Status
-	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + h.member(name).ip + ":8008/status")
+	resp, err := h.api(name, 2*time.Second).Get(h.apiURL(name, "/status"))
 	if err != nil {
 		return st, err
 	}
@@ -448,8 +451,7 @@ func (h *harness) status(name string) (instanceapi.Status, error) {
 
 // httpCode is the status code of a GET on a member's REST API.
 func (h *harness) httpCode(name, path string) int {
-	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + h.member(name).ip + ":8008" + path)
+	resp, err := h.api(name, 2*time.Second).Get(h.apiURL(name, path))
 	if err != nil {
 		return 0
 	}
@@ -459,8 +461,7 @@ func (h *harness) httpCode(name, path string) int {
 
 // get is the body of a GET on a member's REST API.
 func (h *harness) get(name, path string) string {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + h.member(name).ip + ":8008" + path)
+	resp, err := h.api(name, 5*time.Second).Get(h.apiURL(name, path))
 	if err != nil {
 		return ""
 	}
@@ -473,10 +474,9 @@ func (h *harness) get(name, path string) string {
 // post sends an authenticated POST to a member's REST API.
 func (h *harness) post(name, path string, body any) (int, string) {
 	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+h.member(name).ip+":8008"+path, bytes.NewReader(raw))
+	req, _ := http.NewRequest(http.MethodPost, h.apiURL(name, path), bytes.NewReader(raw))
 	req.SetBasicAuth("pgo", h.apiPwd)
-	client := http.Client{Timeout: 100 * time.Second}
-	resp, err := client.Do(req)
+	resp, err := h.api(name, 100*time.Second).Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -484,6 +484,21 @@ func (h *harness) post(name, path string, body any) (int, string) {
 	var out bytes.Buffer
 	_, _ = out.ReadFrom(resp.Body)
 	return resp.StatusCode, out.String()
+}
+
+// api is a client of a member's REST API, which checks its certificate as
+// the members and the apiserver do.
+func (h *harness) api(name string, timeout time.Duration) *http.Client {
+	c, err := instanceapi.Client(h.memberFiles.CA.Cert, instanceapi.ServerName(name, h.cluster, h.ns), timeout)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// apiURL is the URL of path on a member's REST API.
+func (h *harness) apiURL(name, path string) string {
+	return instanceapi.URL(h.member(name).ip+":8008") + path
 }
 
 // lease is the leader lock.

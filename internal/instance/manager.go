@@ -1,7 +1,10 @@
 package instance
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,19 +24,29 @@ import (
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
 	"pgo.dev/pgo/internal/instanceapi"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/postgres"
 )
 
 // Manager is one instance manager.
 type Manager struct {
-	opts    Options
-	log     logr.Logger
-	dcs     *dcs.Kubernetes
-	pg      *postgres.Instance
-	peers   *http.Client
-	apiPwd  string
-	replPwd string
-	appPwd  string
+	opts Options
+	log  logr.Logger
+	dcs  *dcs.Kubernetes
+	pg   *postgres.Instance
+	// apiCert is the REST API's certificate; peers the clients of the
+	// other members' APIs, by name.
+	apiCert   *pki.KeyPairFiles
+	peersMu   sync.Mutex
+	peers     map[string]*http.Client
+	clusterCA []byte
+	apiPwd    string
+	// clientCA is the file of the CAs whose client certificates
+	// PostgreSQL accepts; verify the sslmode members connect to each
+	// other with.
+	clientCA, verify string
+	appPwd           string
 
 	// busy is set while a long action (bootstrap, clone, rewind) runs, so
 	// that the liveness check does not kill the pod in the middle of it.
@@ -56,6 +69,9 @@ type Manager struct {
 	promotions   int
 	notStreaming time.Time
 	hbaMethod    string // the password method pg_hba.conf was last written with
+	tlsFiles     string // pki.Stamp of PostgreSQL's TLS files when last loaded
+	published    dcs.MemberStatus
+	publishedAt  time.Time
 	// answeredRun is the start time of the postmaster run that last
 	// answered a status query; failingSince is when the queries of that
 	// run began to fail (zero while they answer).
@@ -89,10 +105,6 @@ func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.W
 	if err != nil {
 		return nil, err
 	}
-	replPwd, err := readSecret(opts.ReplicationPasswordFile, "replication password")
-	if err != nil {
-		return nil, err
-	}
 	var apiPwd, appPwd string
 	if opts.AppUser != "" {
 		if appPwd, err = readSecret(opts.AppPasswordFile, "application user's password"); err != nil {
@@ -108,9 +120,17 @@ func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.W
 		return nil, fmt.Errorf("creating the socket directory: %w", err)
 	}
 	passfile := filepath.Join(opts.SocketDir, ".pgpass")
-	content := postgres.Passfile(map[string]string{postgres.SuperUser: superPwd, postgres.ReplicationUser: replPwd})
+	content := postgres.Passfile(map[string]string{postgres.SuperUser: superPwd})
 	if err := os.WriteFile(passfile, []byte(content), 0o600); err != nil {
 		return nil, fmt.Errorf("writing the password file: %w", err)
+	}
+	clientCA, verify, err := trust(opts)
+	if err != nil {
+		return nil, err
+	}
+	clusterCAPEM, err := os.ReadFile(opts.ClusterCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster's CA: %w", err)
 	}
 	m := &Manager{
 		opts: opts,
@@ -120,13 +140,17 @@ func New(opts Options, client kubernetes.Interface, log logr.Logger, output io.W
 			BinDir: opts.BinDir, DataDir: opts.DataDir, WALDir: opts.WALDir, SocketDir: opts.SocketDir, Port: opts.Port,
 			Passfile: passfile, SuperuserPassword: superPwd, Output: output,
 		},
-		peers:    &http.Client{Timeout: 2 * time.Second},
-		apiPwd:   apiPwd,
-		replPwd:  replPwd,
-		appPwd:   appPwd,
-		requests: make(chan request),
-		cluster:  ha.Cluster{Config: ha.DefaultConfig()},
+		apiCert:   &pki.KeyPairFiles{CertFile: opts.APICertFile, KeyFile: opts.APIKeyFile},
+		peers:     map[string]*http.Client{},
+		clusterCA: clusterCAPEM,
+		apiPwd:    apiPwd,
+		clientCA:  clientCA,
+		verify:    verify,
+		appPwd:    appPwd,
+		requests:  make(chan request),
+		cluster:   ha.Cluster{Config: ha.DefaultConfig()},
 	}
+	m.tlsFiles = m.tlsFileStamp()
 	return m, nil
 }
 
@@ -209,6 +233,7 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	m.mu.Lock()
 	cfg := m.cluster.Config
 	m.mu.Unlock()
+	m.reloadCertificates(ctx)
 
 	var cluster ha.Cluster
 	err := m.retry(ctx, cfg.RetryTimeout, func(ctx context.Context) error {
@@ -395,7 +420,7 @@ func (m *Manager) fetchHistory(ctx context.Context, leader ha.Member) []ha.Timel
 	if err != nil {
 		return nil
 	}
-	resp, err := m.peers.Do(req)
+	resp, err := m.peer(leader.Name).Do(req)
 	if err != nil {
 		m.log.Info("the leader does not answer for its timeline history", "leader", leader.Name, "error", err.Error())
 		return nil
@@ -406,6 +431,23 @@ func (m *Manager) fetchHistory(ctx context.Context, leader ha.Member) []ha.Timel
 		return nil
 	}
 	return history
+}
+
+// peer is the client of another member's REST API: TLS checked against
+// the cluster's CA, under the member's name.
+func (m *Manager) peer(name string) *http.Client {
+	m.peersMu.Lock()
+	defer m.peersMu.Unlock()
+	if c, ok := m.peers[name]; ok {
+		return c
+	}
+	c, err := instanceapi.Client(m.clusterCA, instanceapi.ServerName(name, m.opts.Cluster, m.opts.Namespace), 2*time.Second)
+	if err != nil {
+		// New checked the CA; a client that refuses every call is safe.
+		c = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}}}
+	}
+	m.peers[name] = c
+	return c
 }
 
 // fetchPeers asks the other members for their live status.
@@ -419,7 +461,7 @@ func (m *Manager) fetchPeers(ctx context.Context, members map[string]ha.Member) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := fetchStatus(ctx, m.peers, member.APIURL)
+			st, err := fetchStatus(ctx, m.peer(name), member.APIURL)
 			if err != nil {
 				out <- ha.Peer{Name: name}
 				return
@@ -438,13 +480,28 @@ func (m *Manager) fetchPeers(ctx context.Context, members map[string]ha.Member) 
 }
 
 // publish writes this member's state to its pod.
+// publish writes the member's state on its pod when it changed, and once
+// per ttl otherwise, as a heartbeat: an idle cluster costs the API server
+// its leader's renewals and these heartbeats only.
 func (m *Manager) publish(ctx context.Context) {
 	st := m.memberStatus()
+	now := time.Now()
+	m.mu.Lock()
+	ttl, last, at := m.cluster.Config.TTL, m.published, m.publishedAt
+	m.mu.Unlock()
+	if !at.IsZero() && dcs.SameState(st, last) && now.Sub(at) < ttl {
+		return
+	}
+	st.Heartbeat = now.UTC().Format(time.RFC3339)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := m.dcs.PublishMember(ctx, st); err != nil {
 		m.log.Error(err, "publishing the member state")
+		return
 	}
+	m.mu.Lock()
+	m.published, m.publishedAt = st, now
+	m.mu.Unlock()
 }
 
 func (m *Manager) memberStatus() dcs.MemberStatus {
@@ -457,7 +514,7 @@ func (m *Manager) memberStatus() dcs.MemberStatus {
 func (m *Manager) memberStatusOf(p ha.Postgres) dcs.MemberStatus {
 	st := dcs.MemberStatus{
 		Running: p.Running, Timeline: p.Timeline, WAL: uint64(p.WAL),
-		APIURL: "http://" + m.opts.APIAddress, ConnHost: m.opts.PodIP, ConnPort: m.opts.Port, Tags: m.tags(),
+		APIURL: instanceapi.URL(m.opts.APIAddress), ConnHost: m.opts.PodIP, ConnPort: m.opts.Port, Tags: m.tags(),
 		KeptData: m.pg.Kept(),
 	}
 	m.mu.Lock()
@@ -492,7 +549,7 @@ func (m *Manager) writeConfig(standby bool, upstream string) error {
 	s := postgres.Settings{
 		Member: m.opts.Name, ListenAddr: m.opts.PodIP, Port: m.opts.Port, SocketDir: m.opts.SocketDir,
 		Standby: standby, PrimarySlot: postgres.SlotName(m.opts.Name),
-		CertFile: m.opts.CertFile, KeyFile: m.opts.KeyFile, CAFile: m.opts.CAFile,
+		CertFile: m.opts.CertFile, KeyFile: m.opts.KeyFile, CAFile: m.clientCA,
 		Parameters: dyn.PostgreSQL.Parameters,
 	}
 	if !standby {
@@ -505,20 +562,93 @@ func (m *Manager) writeConfig(standby bool, upstream string) error {
 	}
 	m.hbaMethod = dyn.PostgreSQL.PasswordMethod
 	m.mu.Unlock()
-	return m.pg.WriteConfig(s, postgres.HBA(dyn.PostgreSQL.TLSOnly && m.opts.CertFile != "", dyn.PostgreSQL.PasswordMethod, dyn.PostgreSQL.PgHBA))
+	return m.pg.WriteConfig(s, postgres.HBA(dyn.PostgreSQL.TLSOnly, dyn.PostgreSQL.PasswordMethod, dyn.PostgreSQL.PgHBA))
 }
 
+// connInfo is how this member connects to another as user: over TLS,
+// checking the other's certificate against the CA that issued the
+// PostgreSQL certificates, under its name in the cluster's pods domain
+// (hostaddr skips the DNS lookup). The replication user logs in with the
+// cluster's client certificate; the superuser (pg_rewind) with its
+// password.
 func (m *Manager) connInfo(member ha.Member, user, database string) string {
-	sslmode := "prefer"
-	return postgres.ConnInfo(map[string]string{
-		"host": member.ConnHost, "port": strconv.Itoa(member.ConnPort), "user": user, "dbname": database,
-		"passfile": m.pg.Passfile, "application_name": m.opts.Name, "sslmode": sslmode, "connect_timeout": "3",
+	params := map[string]string{
+		"host": member.Name + "." + naming.PodsDomain(m.opts.Cluster, m.opts.Namespace), "hostaddr": member.ConnHost,
+		"port": strconv.Itoa(member.ConnPort), "user": user, "dbname": database,
+		"passfile": m.pg.Passfile, "application_name": m.opts.Name, "connect_timeout": "3",
+		"sslmode": m.verify, "sslrootcert": m.opts.CAFile,
 		"keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "2", "keepalives_count": "3",
-	})
+	}
+	if user == postgres.ReplicationUser {
+		params["sslcert"], params["sslkey"] = m.opts.ReplicationCertFile, m.opts.ReplicationKeyFile
+	}
+	return postgres.ConnInfo(params)
 }
 
 func (m *Manager) replicationConnInfo(member ha.Member) string {
 	return m.connInfo(member, postgres.ReplicationUser, "")
+}
+
+// tlsFileStamp identifies the version of PostgreSQL's TLS files.
+func (m *Manager) tlsFileStamp() string {
+	return pki.Stamp(m.opts.CertFile, m.opts.KeyFile, m.opts.CAFile, m.opts.ClusterCAFile)
+}
+
+// reloadCertificates makes a running PostgreSQL read its certificate, key
+// and CAs again once the operator renewed them: a reload, not a restart.
+// (The REST API reads its own on the next handshake; libpq reads the
+// replication certificate at each connection.)
+func (m *Manager) reloadCertificates(ctx context.Context) {
+	stamp := m.tlsFileStamp()
+	m.mu.Lock()
+	changed := stamp != m.tlsFiles
+	m.mu.Unlock()
+	if !changed {
+		return
+	}
+	if _, _, err := trust(m.opts); err != nil {
+		m.log.Error(err, "reading the renewed certificates")
+		return
+	}
+	if m.pg.Process().Alive {
+		qctx, cancel := context.WithTimeout(ctx, m.sqlTimeout())
+		err := m.pg.Reload(qctx)
+		cancel()
+		if err != nil {
+			m.log.Error(err, "reloading PostgreSQL for its renewed certificates")
+			return
+		}
+		m.log.Info("PostgreSQL reloaded its renewed certificates")
+	}
+	m.mu.Lock()
+	m.tlsFiles = stamp
+	m.mu.Unlock()
+}
+
+// trust writes the file of the CAs PostgreSQL accepts client certificates
+// from: the cluster's own CA (the replication user's certificate), and the
+// user's CA when the user gave PostgreSQL's certificate. It also chooses
+// how members check each other's server certificate: verify-full when the
+// cluster's CA issued it (it names every member), verify-ca against the
+// user's CA otherwise (the user's certificate need not name the members).
+func trust(opts Options) (file, verify string, err error) {
+	cluster, err := os.ReadFile(opts.ClusterCAFile)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the cluster's CA: %w", err)
+	}
+	server, err := os.ReadFile(opts.CAFile)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the CA of PostgreSQL's certificate: %w", err)
+	}
+	bundle, verify := cluster, "verify-full"
+	if !bytes.Equal(bytes.TrimSpace(cluster), bytes.TrimSpace(server)) {
+		bundle, verify = append(append(bytes.TrimSpace(cluster), '\n'), server...), "verify-ca"
+	}
+	file = filepath.Join(opts.SocketDir, "client-ca.crt")
+	if err := os.WriteFile(file, bundle, 0o600); err != nil {
+		return "", "", fmt.Errorf("writing the client CAs: %w", err)
+	}
+	return file, verify, nil
 }
 
 // member looks an upstream up in the last DCS read.

@@ -32,12 +32,20 @@ type Options struct {
 	Port int
 	// APIAddress is where the REST API listens (PodIP:8008 by default).
 	APIAddress string
-	// Files holding the superuser's and the replication user's passwords,
-	// and the password of the REST API's user for POST requests.
-	SuperuserPasswordFile, ReplicationPasswordFile string
-	APIUser, APIPasswordFile                       string
-	// TLS files for PostgreSQL; TLS is off without CertFile.
+	// Files holding the superuser's password, and the password of the
+	// REST API's user for POST requests.
+	SuperuserPasswordFile    string
+	APIUser, APIPasswordFile string
+	// PostgreSQL's certificate and key, and the CA that issued them (the
+	// cluster's CA unless the user gave the certificate).
 	CertFile, KeyFile, CAFile string
+	// ClusterCAFile is the cluster's own CA: it issued the replication
+	// user's client certificate, the only way a replica logs in.
+	ClusterCAFile                           string
+	ReplicationCertFile, ReplicationKeyFile string
+	// APICertFile and APIKeyFile: the REST API's certificate, the
+	// cluster's server certificate (CertFile and KeyFile when empty).
+	APICertFile, APIKeyFile string
 	// WALDir puts pg_wal on a volume of its own.
 	WALDir string
 	// AppUser, AppDatabase and AppPasswordFile: the application user and
@@ -63,7 +71,17 @@ func (o *Options) Validate() error {
 	need(o.PodIP, "pod-ip")
 	need(o.DataDir, "data-dir")
 	need(o.SuperuserPasswordFile, "superuser-password-file")
-	need(o.ReplicationPasswordFile, "replication-password-file")
+	need(o.CertFile, "tls-cert-file")
+	need(o.KeyFile, "tls-key-file")
+	need(o.ClusterCAFile, "cluster-ca-file")
+	need(o.ReplicationCertFile, "replication-cert-file")
+	need(o.ReplicationKeyFile, "replication-key-file")
+	if o.CAFile == "" {
+		o.CAFile = o.ClusterCAFile
+	}
+	if o.APICertFile == "" && o.APIKeyFile == "" {
+		o.APICertFile, o.APIKeyFile = o.CertFile, o.KeyFile
+	}
 	if o.PodIP != "" && net.ParseIP(o.PodIP) == nil {
 		errs = append(errs, fmt.Errorf("--pod-ip %q is not an IP address", o.PodIP))
 	}
@@ -81,9 +99,6 @@ func (o *Options) Validate() error {
 	}
 	if o.AppUser != "" && (o.AppDatabase == "" || o.AppPasswordFile == "") {
 		errs = append(errs, errors.New("--app-user needs --app-database and --app-password-file"))
-	}
-	if (o.KeyFile == "") != (o.CertFile == "") {
-		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
 	if o.BinDir == "" && len(errs) == 0 {
 		dir, err := FindBinDir()

@@ -2,9 +2,9 @@ package instance_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,7 +62,11 @@ func TestUnresponsivePrimary(t *testing.T) {
 
 	// A client that sends half a request body and waits: the server's read
 	// timeout must end the request rather than keep it forever.
-	slow, err := net.Dial("tcp", h.member(leader).ip+":8008")
+	tlsConfig, err := instanceapi.ClientTLS(h.memberFiles.CA.Cert, instanceapi.ServerName(leader, h.cluster, h.ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := tls.Dial("tcp", h.member(leader).ip+":8008", tlsConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +224,17 @@ func TestFailedRewindKeepsTheOldData(t *testing.T) {
 	h.startAll()
 	old := h.waitHealthy(90 * time.Second)
 	writeSome(t, h, old, 1000)
+	// The table must reach the replica before the crash, so that both
+	// data directories hold the same relation file (the one made
+	// unreadable below).
+	for _, name := range h.names() {
+		if name != old {
+			h.waitFor(name+" has the rows", 10*time.Second, func() bool {
+				n, err := h.queryInt(name, "SELECT count(*) FROM filler")
+				return err == nil && n == 1000
+			})
+		}
+	}
 	h.kill9(old)
 	leader, _ := h.waitPrimary(time.Duration(h.prof.ttl+10)*time.Second, old)
 	writeSome(t, h, leader, 1000)

@@ -7,7 +7,14 @@
 package instanceapi
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"time"
+
 	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/naming"
 )
 
 // Health checks: 200 or 503 by the member's role and state. They answer
@@ -97,26 +104,63 @@ type Reply struct {
 // The instance manager's environment. Kubernetes sets the POD_* ones from
 // the pod (the downward API); the operator sets the others.
 const (
-	EnvPodName                 = "POD_NAME"
-	EnvPodNamespace            = "POD_NAMESPACE"
-	EnvPodIP                   = "POD_IP"
-	EnvDataDir                 = "PGDATA"
-	EnvCluster                 = "PGO_CLUSTER"
-	EnvBinDir                  = "PGO_PG_BIN_DIR"
-	EnvSocketDir               = "PGO_SOCKET_DIR"
-	EnvPort                    = "PGO_PORT"
-	EnvAPIAddress              = "PGO_API_ADDRESS"
-	EnvSuperuserPasswordFile   = "PGO_SUPERUSER_PASSWORD_FILE"
-	EnvReplicationPasswordFile = "PGO_REPLICATION_PASSWORD_FILE"
-	EnvAPIUser                 = "PGO_API_USER"
-	EnvAPIPasswordFile         = "PGO_API_PASSWORD_FILE"
-	EnvTLSCertFile             = "PGO_TLS_CERT_FILE"
-	EnvTLSKeyFile              = "PGO_TLS_KEY_FILE"
-	EnvTLSCAFile               = "PGO_TLS_CA_FILE"
-	EnvWALDir                  = "PGO_WAL_DIR"
-	EnvAppUser                 = "PGO_APP_USER"
-	EnvAppDatabase             = "PGO_APP_DATABASE"
-	EnvAppPasswordFile         = "PGO_APP_PASSWORD_FILE"
-	EnvFailoverPriority        = "PGO_FAILOVER_PRIORITY"
-	EnvNoSync                  = "PGO_NOSYNC"
+	EnvPodName               = "POD_NAME"
+	EnvPodNamespace          = "POD_NAMESPACE"
+	EnvPodIP                 = "POD_IP"
+	EnvDataDir               = "PGDATA"
+	EnvCluster               = "PGO_CLUSTER"
+	EnvBinDir                = "PGO_PG_BIN_DIR"
+	EnvSocketDir             = "PGO_SOCKET_DIR"
+	EnvPort                  = "PGO_PORT"
+	EnvAPIAddress            = "PGO_API_ADDRESS"
+	EnvSuperuserPasswordFile = "PGO_SUPERUSER_PASSWORD_FILE"
+	EnvAPIUser               = "PGO_API_USER"
+	EnvAPIPasswordFile       = "PGO_API_PASSWORD_FILE"
+	EnvTLSCertFile           = "PGO_TLS_CERT_FILE"
+	EnvTLSKeyFile            = "PGO_TLS_KEY_FILE"
+	EnvTLSCAFile             = "PGO_TLS_CA_FILE"
+	EnvClusterCAFile         = "PGO_CLUSTER_CA_FILE"
+	EnvReplicationCertFile   = "PGO_REPLICATION_CERT_FILE"
+	EnvReplicationKeyFile    = "PGO_REPLICATION_KEY_FILE"
+	EnvAPICertFile           = "PGO_API_CERT_FILE"
+	EnvAPIKeyFile            = "PGO_API_KEY_FILE"
+	EnvWALDir                = "PGO_WAL_DIR"
+	EnvAppUser               = "PGO_APP_USER"
+	EnvAppDatabase           = "PGO_APP_DATABASE"
+	EnvAppPasswordFile       = "PGO_APP_PASSWORD_FILE"
+	EnvFailoverPriority      = "PGO_FAILOVER_PRIORITY"
+	EnvNoSync                = "PGO_NOSYNC"
 )
+
+// The REST API is served over TLS with the cluster's server certificate.
+// It names every member as "<pod>.<cluster>-pods.<namespace>.svc" (a
+// wildcard), and it is the cluster CA's: callers check both, whichever
+// address they dial.
+
+// URL is a member's REST API address as published.
+func URL(address string) string { return "https://" + address }
+
+// ServerName is the name callers check on the certificate of a member of a
+// cluster.
+func ServerName(member, cluster, namespace string) string {
+	return member + "." + naming.PodsDomain(cluster, namespace)
+}
+
+// ClientTLS is the TLS configuration of a caller of a cluster's members:
+// their certificate must be the cluster CA's (caPEM) and name serverName.
+func ClientTLS(caPEM []byte, serverName string) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("the cluster's CA is not a PEM certificate")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Client is an HTTP client for the REST API of a cluster's members.
+func Client(caPEM []byte, serverName string, timeout time.Duration) (*http.Client, error) {
+	cfg, err := ClientTLS(caPEM, serverName)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}, nil
+}

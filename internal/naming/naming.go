@@ -77,15 +77,20 @@ func PrimaryService(cluster string) string { return cluster }
 func ReplicaService(cluster string) string { return cluster + "-replica" }
 func PodsService(cluster string) string    { return cluster + "-pods" }
 
+// PodsDomain is the DNS domain of a cluster's pods under its headless
+// Service: a member's name in it is on the cluster's server certificate.
+func PodsDomain(cluster, namespace string) string {
+	return PodsService(cluster) + "." + namespace + ".svc"
+}
+
 // InstanceServiceAccount is the identity of the cluster's instance managers,
 // with the Role and RoleBinding of the same name.
 func InstanceServiceAccount(cluster string) string { return cluster + "-instance" }
 
 // Secrets of a cluster.
-func SuperuserSecret(cluster string) string   { return cluster + "-postgres-secret" }
-func ReplicationSecret(cluster string) string { return cluster + "-replication-secret" }
-func APISecret(cluster string) string         { return cluster + "-api-secret" }
-func ServerCertSecret(cluster string) string  { return cluster + "-cluster-cert" }
+func SuperuserSecret(cluster string) string  { return cluster + "-postgres-secret" }
+func APISecret(cluster string) string        { return cluster + "-api-secret" }
+func ServerCertSecret(cluster string) string { return cluster + "-cluster-cert" }
 func ReplicationCertSecret(cluster string) string {
 	return cluster + "-replication-cert"
 }
@@ -104,9 +109,9 @@ func UsersSecret(cluster string) string { return cluster + "-users" }
 // KeyRoles is the key of UsersSecret.
 const KeyRoles = "roles"
 
-// RootCASecret is the CA that issues the clusters' certificates in a
-// namespace.
-const RootCASecret = "pgo-root-ca"
+// ClusterCASecret holds a cluster's own CA, which issues its server and
+// replication certificates.
+func ClusterCASecret(cluster string) string { return cluster + "-ca" }
 
 // DataVolume and WALVolume are an instance's PersistentVolumeClaims.
 func DataVolume(instance string) string { return instance + "-pgdata" }

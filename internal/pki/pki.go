@@ -1,6 +1,7 @@
-// Package pki issues the certificates pgo gives clusters: a root CA per
-// namespace, a server certificate per cluster and a client certificate for
-// replication. Keys are ECDSA P-256; everything is PEM.
+// Package pki issues the certificates pgo gives clusters: a CA per cluster,
+// which issues the cluster's server certificate and the replication user's
+// client certificate, each naming the cluster. Keys are ECDSA P-256;
+// everything is PEM.
 package pki
 
 import (
@@ -28,10 +29,10 @@ type Pair struct {
 	Cert, Key []byte
 }
 
-// NewCA creates a self-signed root CA.
-func NewCA(now time.Time) (Pair, error) {
+// NewCA creates a self-signed CA named name.
+func NewCA(name string, now time.Time) (Pair, error) {
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "pgo root CA"},
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"pgo"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(CAValidity),
 		IsCA:                  true,
@@ -42,17 +43,45 @@ func NewCA(now time.Time) (Pair, error) {
 	return issue(tmpl, nil, nil)
 }
 
-// IssueServer issues a server certificate from ca for names: DNS names,
-// and IP addresses for the names that are addresses.
-func IssueServer(ca Pair, commonName string, names []string, now time.Time) (Pair, error) {
-	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: commonName},
-		NotBefore:   now.Add(-time.Hour),
-		NotAfter:    now.Add(LeafValidity),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+// Leaf describes a certificate to issue.
+type Leaf struct {
+	// CommonName is the server's name, or the database user a client
+	// certificate authenticates as.
+	CommonName string
+	// Unit names what the certificate belongs to, such as a cluster
+	// ("<namespace>/<cluster>").
+	Unit string
+	// Names are a server's DNS names and IP addresses.
+	Names []string
+	// Server certificates also serve as clients (a member connecting to
+	// another); client certificates are for clients only.
+	Server bool
+	// Lifetime is LeafValidity when zero.
+	Lifetime time.Duration
+}
+
+// Issue issues a leaf certificate from ca. Its start is set back a little
+// (a tenth of its life, at most an hour) for clocks that lag.
+func Issue(ca Pair, l Leaf, now time.Time) (Pair, error) {
+	life := l.Lifetime
+	if life <= 0 {
+		life = LeafValidity
 	}
-	for _, n := range names {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: l.CommonName, Organization: []string{"pgo"}},
+		NotBefore:   now.Add(-min(time.Hour, life/10)),
+		NotAfter:    now.Add(life),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if l.Unit != "" {
+		tmpl.Subject.OrganizationalUnit = []string{l.Unit}
+	}
+	if l.Server {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+	}
+	for _, n := range l.Names {
 		if ip := net.ParseIP(n); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
@@ -62,15 +91,46 @@ func IssueServer(ca Pair, commonName string, names []string, now time.Time) (Pai
 	return issueLeaf(ca, tmpl)
 }
 
-// IssueClient issues a client certificate for a database user from ca.
-func IssueClient(ca Pair, user string, now time.Time) (Pair, error) {
-	return issueLeaf(ca, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: user},
-		NotBefore:   now.Add(-time.Hour),
-		NotAfter:    now.Add(LeafValidity),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+// IssueServer issues a server certificate from ca for names: DNS names,
+// and IP addresses for the names that are addresses.
+func IssueServer(ca Pair, commonName string, names []string, now time.Time) (Pair, error) {
+	return Issue(ca, Leaf{CommonName: commonName, Names: names, Server: true}, now)
+}
+
+// RenewAt is when a certificate is due for renewal: at two thirds of its
+// life.
+func RenewAt(cert []byte) (time.Time, error) {
+	c, err := parseCert(cert)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) * 2 / 3), nil
+}
+
+// Current tells whether cert was issued by ca and is not yet due for
+// renewal at now.
+func Current(ca, cert []byte, now time.Time) bool {
+	c, err := parseCert(cert)
+	if err != nil {
+		return false
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return false
+	}
+	if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: now}); err != nil {
+		return false
+	}
+	renew, _ := RenewAt(cert)
+	return now.Before(renew)
+}
+
+func parseCert(cert []byte) (*x509.Certificate, error) {
+	b, _ := pem.Decode(cert)
+	if b == nil {
+		return nil, errors.New("the certificate is not PEM")
+	}
+	return x509.ParseCertificate(b.Bytes)
 }
 
 func issueLeaf(ca Pair, tmpl *x509.Certificate) (Pair, error) {
@@ -132,11 +192,7 @@ func Verify(ca, cert []byte, dnsName string, usage x509.ExtKeyUsage, at time.Tim
 	if !pool.AppendCertsFromPEM(ca) {
 		return errors.New("the CA is not PEM")
 	}
-	b, _ := pem.Decode(cert)
-	if b == nil {
-		return errors.New("the certificate is not PEM")
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
+	c, err := parseCert(cert)
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,9 @@ func HBA(tlsOnly bool, method string, rules []string) string {
 	var b strings.Builder
 	b.WriteString("# Written by the pgo instance manager: changes here are overwritten.\n")
 	b.WriteString("local all all scram-sha-256\n")
-	fmt.Fprintf(&b, "%s replication %s all scram-sha-256\n", host, ReplicationUser)
+	// The replication user has no password: its client certificate,
+	// from the cluster's CA, is the only way in.
+	fmt.Fprintf(&b, "hostssl replication %s all cert\n", ReplicationUser)
 	for _, r := range rules {
 		b.WriteString(strings.TrimSpace(r))
 		b.WriteByte('\n')

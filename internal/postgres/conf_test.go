@@ -51,11 +51,16 @@ func TestHBA(t *testing.T) {
 	hba := HBA(true, PasswordSCRAM, []string{"hostssl app reporting 10.0.0.0/8 scram-sha-256"})
 	want := "# Written by the pgo instance manager: changes here are overwritten.\n" +
 		"local all all scram-sha-256\n" +
-		"hostssl replication replicator all scram-sha-256\n" +
+		"hostssl replication replicator all cert\n" +
 		"hostssl app reporting 10.0.0.0/8 scram-sha-256\n" +
 		"hostssl all all all scram-sha-256\n"
 	if hba != want {
 		t.Errorf("pg_hba.conf:\n%s\nwant:\n%s", hba, want)
+	}
+	// Without TLS only for everyone, the replication user still needs its
+	// certificate.
+	if hba := HBA(false, PasswordSCRAM, nil); !strings.Contains(hba, "hostssl replication replicator all cert\n") || strings.Contains(hba, "host replication") {
+		t.Errorf("pg_hba.conf without tls-only:\n%s", hba)
 	}
 }
 

@@ -382,6 +382,15 @@ func checkpoint(ctx context.Context, connInfo, passfile string) error {
 			delete(cfg.RuntimeParams, k)
 		}
 	}
+	// Nor is hostaddr, which pgx does not know: dial it, and check the
+	// certificate under host's name as libpq does.
+	if addr, ok := cfg.RuntimeParams["hostaddr"]; ok {
+		delete(cfg.RuntimeParams, "hostaddr")
+		cfg.Host = addr
+		for _, fb := range cfg.Fallbacks {
+			fb.Host = addr
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cfg)

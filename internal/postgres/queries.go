@@ -199,31 +199,22 @@ func (i *Instance) SystemID(ctx context.Context) (uint64, error) {
 	return uint64(id), nil
 }
 
-// CreateReplicationUser creates (or updates) the role replicas stream with.
-func (i *Instance) CreateReplicationUser(ctx context.Context, password string) error {
+// CreateReplicationUser creates (or updates) the role replicas stream
+// with. It has no password: it logs in with the cluster's client
+// certificate only.
+func (i *Instance) CreateReplicationUser(ctx context.Context) error {
 	pool, err := i.Pool(ctx)
 	if err != nil {
 		return err
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	// The password must not reach the server's log.
-	if _, err := conn.Exec(ctx, `SET log_statement = 'none'; SET log_min_duration_statement = -1`); err != nil {
-		return fmt.Errorf("turning statement logging off: %w", err)
 	}
 	sql := fmt.Sprintf(`DO $$ BEGIN
 		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %[1]s) THEN
 			CREATE ROLE %[2]s WITH LOGIN REPLICATION;
 		END IF;
-	END $$; ALTER ROLE %[2]s WITH LOGIN REPLICATION PASSWORD %[3]s`,
-		QuoteLiteral(ReplicationUser), QuoteIdentifier(ReplicationUser), QuoteLiteral(password))
-	_, err = conn.Exec(ctx, sql)
-	// A failed password-carrying statement must not come back in an error.
-	if err != nil {
-		return fmt.Errorf("creating the replication user %s failed", ReplicationUser)
+	END $$; ALTER ROLE %[2]s WITH LOGIN REPLICATION PASSWORD NULL`,
+		QuoteLiteral(ReplicationUser), QuoteIdentifier(ReplicationUser))
+	if _, err := pool.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("creating the replication user %s: %w", ReplicationUser, err)
 	}
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +17,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/postgres"
 )
 
@@ -105,14 +109,15 @@ func ConfigMap(c *pgov1.PGCluster) (*corev1.ConfigMap, error) {
 }
 
 // InstanceRBAC is the instance managers' ServiceAccount, and the Role and
-// RoleBinding that give it what the managers need in the namespace.
-func InstanceRBAC(c *pgov1.PGCluster) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding) {
+// RoleBinding that give it what the managers need in the namespace, on the
+// cluster's objects by name; pods are the cluster's pod names.
+func InstanceRBAC(c *pgov1.PGCluster, pods []string) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding) {
 	name := naming.InstanceServiceAccount(c.Name)
 	sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(c, name)}
 	role := &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: meta(c, name),
-		Rules:      append(dcs.PolicyRules(), dcs.UsersSecretRule(c.Name)),
+		Rules:      dcs.PolicyRules(c.Name, slices.Sorted(slices.Values(pods))),
 	}
 	binding := &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -121,6 +126,30 @@ func InstanceRBAC(c *pgov1.PGCluster) (*corev1.ServiceAccount, *rbacv1.Role, *rb
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: c.Namespace}},
 	}
 	return sa, role, binding
+}
+
+// InstancePods are the pod names of instances.
+func InstancePods(instances []Instance) []string {
+	pods := make([]string, 0, len(instances))
+	for _, inst := range instances {
+		pods = append(pods, naming.PodOfInstance(inst.Name))
+	}
+	return pods
+}
+
+// DCSObjects are the leader Lease and the sync and switchover ConfigMaps,
+// empty: the operator creates them (once; it never writes them again) so
+// that the instance managers' Role can name them and leave out create.
+func DCSObjects(c *pgov1.PGCluster) (*coordinationv1.Lease, []*corev1.ConfigMap) {
+	lease := &coordinationv1.Lease{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "coordination.k8s.io/v1", Kind: "Lease"},
+		ObjectMeta: meta(c, naming.LeaderLease(c.Name)),
+	}
+	var cms []*corev1.ConfigMap
+	for _, name := range []string{naming.SyncConfigMap(c.Name), naming.FailoverConfigMap(c.Name)} {
+		cms = append(cms, &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta(c, name)})
+	}
+	return lease, cms
 }
 
 func secret(c *pgov1.PGCluster, name string, typ corev1.SecretType, data map[string][]byte) *corev1.Secret {
@@ -148,15 +177,10 @@ func UserSecret(c *pgov1.PGCluster, name, user, password, database string) *core
 	return secret(c, name, corev1.SecretTypeOpaque, data)
 }
 
-// SuperuserSecret, ReplicationSecret and APISecret hold the passwords of
-// the postgres superuser, the replication user and the instance managers'
-// REST API.
+// SuperuserSecret and APISecret hold the passwords of the postgres
+// superuser and of the instance managers' REST API.
 func SuperuserSecret(c *pgov1.PGCluster, password string) *corev1.Secret {
 	return UserSecret(c, naming.SuperuserSecret(c.Name), postgres.SuperUser, password, "")
-}
-
-func ReplicationSecret(c *pgov1.PGCluster, password string) *corev1.Secret {
-	return UserSecret(c, naming.ReplicationSecret(c.Name), postgres.ReplicationUser, password, "")
 }
 
 func APISecret(c *pgov1.PGCluster, password string) *corev1.Secret {
@@ -168,14 +192,31 @@ func AppUserSecret(c *pgov1.PGCluster, password string) *corev1.Secret {
 	return UserSecret(c, naming.UserSecret(c.Name, string(c.Spec.User)), string(c.Spec.User), password, Database(c))
 }
 
-// RootCASecret holds a namespace's root CA.
-func RootCASecret(namespace string, cert, key []byte) *corev1.Secret {
-	return &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: naming.RootCASecret, Namespace: namespace, Labels: map[string]string{naming.LabelCluster: ""}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{naming.KeyCACert: cert, naming.KeyCAKey: key},
+// Certificate is a certificate the operator keeps for a cluster, and the
+// Secret that holds it.
+type Certificate struct {
+	Secret string
+	Leaf   pki.Leaf
+}
+
+// Certificates are a cluster's certificates, issued by its own CA and each
+// naming the cluster: the server certificate (which members present to
+// each other, and PostgreSQL to clients unless the user gave one) and the
+// replication user's client certificate.
+func Certificates(c *pgov1.PGCluster, lifetime time.Duration) []Certificate {
+	unit := c.Namespace + "/" + c.Name
+	return []Certificate{
+		{naming.ServerCertSecret(c.Name), pki.Leaf{CommonName: c.Name, Unit: unit, Names: ServerNames(c), Server: true, Lifetime: lifetime}},
+		{naming.ReplicationCertSecret(c.Name), pki.Leaf{CommonName: postgres.ReplicationUser, Unit: unit, Lifetime: lifetime}},
 	}
+}
+
+// ClusterCAName is the common name of a cluster's CA.
+func ClusterCAName(c *pgov1.PGCluster) string { return "pgo cluster CA " + c.Namespace + "/" + c.Name }
+
+// ClusterCASecret holds a cluster's own CA.
+func ClusterCASecret(c *pgov1.PGCluster, cert, key []byte) *corev1.Secret {
+	return secret(c, naming.ClusterCASecret(c.Name), corev1.SecretTypeOpaque, map[string][]byte{naming.KeyCACert: cert, naming.KeyCAKey: key})
 }
 
 // TLSSecret holds a certificate, its key and the CA that issued it.
@@ -191,6 +232,6 @@ func ServerNames(c *pgov1.PGCluster) []string {
 	for _, svc := range []string{naming.PrimaryService(c.Name), naming.ReplicaService(c.Name)} {
 		names = append(names, svc, svc+"."+c.Namespace, svc+"."+c.Namespace+".svc", svc+"."+c.Namespace+".svc.cluster.local")
 	}
-	pods := naming.PodsService(c.Name) + "." + c.Namespace + ".svc"
+	pods := naming.PodsDomain(c.Name, c.Namespace)
 	return append(names, "*."+pods, "*."+pods+".cluster.local")
 }

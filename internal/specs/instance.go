@@ -126,7 +126,6 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		{Name: instanceapi.EnvPort, Value: strconv.Itoa(int(c.Spec.Port))},
 		{Name: instanceapi.EnvSocketDir, Value: socketDir},
 		{Name: instanceapi.EnvSuperuserPasswordFile, Value: secretsDir + "/superuser/password"},
-		{Name: instanceapi.EnvReplicationPasswordFile, Value: secretsDir + "/replication/password"},
 		{Name: instanceapi.EnvAPIPasswordFile, Value: secretsDir + "/api/password"},
 		{Name: instanceapi.EnvAppUser, Value: string(c.Spec.User)},
 		{Name: instanceapi.EnvAppDatabase, Value: Database(c)},
@@ -134,6 +133,11 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		{Name: instanceapi.EnvTLSCertFile, Value: tlsDir + "/tls.crt"},
 		{Name: instanceapi.EnvTLSKeyFile, Value: tlsDir + "/tls.key"},
 		{Name: instanceapi.EnvTLSCAFile, Value: tlsDir + "/ca.crt"},
+		{Name: instanceapi.EnvClusterCAFile, Value: secretsDir + "/cluster/ca.crt"},
+		{Name: instanceapi.EnvAPICertFile, Value: secretsDir + "/cluster/tls.crt"},
+		{Name: instanceapi.EnvAPIKeyFile, Value: secretsDir + "/cluster/tls.key"},
+		{Name: instanceapi.EnvReplicationCertFile, Value: secretsDir + "/replication/tls.crt"},
+		{Name: instanceapi.EnvReplicationKeyFile, Value: secretsDir + "/replication/tls.key"},
 		{Name: instanceapi.EnvFailoverPriority, Value: strconv.Itoa(priority)},
 	}
 	mounts := []corev1.VolumeMount{
@@ -170,7 +174,7 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 	// minute of tolerance.
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(naming.APIPort)}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(naming.APIPort), Scheme: corev1.URISchemeHTTPS}},
 			PeriodSeconds:    period,
 			TimeoutSeconds:   5,
 			FailureThreshold: failures,
@@ -237,7 +241,6 @@ func secretSources(c *pgov1.PGCluster) []corev1.VolumeProjection {
 	}
 	sources := []corev1.VolumeProjection{
 		password(naming.SuperuserSecret(c.Name), "superuser"),
-		password(naming.ReplicationSecret(c.Name), "replication"),
 		password(naming.APISecret(c.Name), "api"),
 		password(naming.UserSecret(c.Name, string(c.Spec.User)), "app"),
 		{Secret: &corev1.SecretProjection{
@@ -256,6 +259,24 @@ func secretSources(c *pgov1.PGCluster) []corev1.VolumeProjection {
 			Items:                []corev1.KeyToPath{{Key: caKey, Path: "tls/ca.crt"}},
 		}})
 	}
+	// The cluster's own CA and the replication user's certificate, both
+	// from the operator, whatever the user gave PostgreSQL.
+	sources = append(sources,
+		corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: naming.ServerCertSecret(c.Name)},
+			Items: []corev1.KeyToPath{
+				{Key: naming.KeyCACert, Path: "cluster/ca.crt"},
+				{Key: corev1.TLSCertKey, Path: "cluster/tls.crt"},
+				{Key: corev1.TLSPrivateKeyKey, Path: "cluster/tls.key"},
+			},
+		}},
+		corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: naming.ReplicationCertSecret(c.Name)},
+			Items: []corev1.KeyToPath{
+				{Key: corev1.TLSCertKey, Path: "replication/tls.crt"},
+				{Key: corev1.TLSPrivateKeyKey, Path: "replication/tls.key"},
+			},
+		}})
 	return sources
 }
 

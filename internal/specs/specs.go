@@ -9,9 +9,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pki"
 )
 
 // Options are the operator's settings that the objects depend on.
@@ -24,11 +26,15 @@ type Options struct {
 	PostgresImage string
 	// PostgresUID and PostgresGID run PostgreSQL.
 	PostgresUID, PostgresGID int64
+	// CertificateLifetime is how long the certificates the operator issues
+	// to clusters are valid; they are renewed at two thirds of it.
+	CertificateLifetime time.Duration
 }
 
 // DefaultOptions are the defaults of the operator's flags.
 func DefaultOptions() Options {
-	return Options{OperatorImage: "postgres-operator:dev", PostgresImage: "postgres:15", PostgresUID: 26, PostgresGID: 26}
+	return Options{OperatorImage: "postgres-operator:dev", PostgresImage: "postgres:15", PostgresUID: 26, PostgresGID: 26,
+		CertificateLifetime: pki.LeafValidity}
 }
 
 // ClusterLabels select everything of a cluster.

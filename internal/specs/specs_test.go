@@ -105,14 +105,14 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "configmap", cm)
-	sa, role, binding := InstanceRBAC(c)
+	sa, role, binding := InstanceRBAC(c, InstancePods(instances))
 	golden(t, "serviceaccount", sa)
 	golden(t, "role", role)
 	golden(t, "rolebinding", binding)
 	golden(t, "secret-superuser", SuperuserSecret(c, "PASSWORD"))
 	golden(t, "secret-app", AppUserSecret(c, "PASS/WORD"))
 	golden(t, "secret-tls", TLSSecret(c, "hacluster-cluster-cert", []byte("CERT"), []byte("KEY"), []byte("CA")))
-	golden(t, "secret-root-ca", RootCASecret("app", []byte("CERT"), []byte("KEY")))
+	golden(t, "secret-cluster-ca", ClusterCASecret(c, []byte("CERT"), []byte("KEY")))
 	for _, inst := range instances {
 		kind := "primary"
 		if inst.Replica != nil {

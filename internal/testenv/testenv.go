@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,13 +14,16 @@ import (
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/kubescheme"
+	"pgo.dev/pgo/internal/specs"
 )
 
 // Env is a running API server and clients for it.
@@ -109,4 +113,21 @@ func (e *Env) Kubeconfig(user string, groups ...string) ([]byte, error) {
 		return nil, fmt.Errorf("adding user %s: %w", user, err)
 	}
 	return u.KubeConfig()
+}
+
+// CreateDCSObjects creates a cluster's leader Lease and its sync and
+// switchover ConfigMaps, empty, as the operator does, for tests that run
+// instance managers (or the DCS client) without it.
+func (e *Env) CreateDCSObjects(t testing.TB, namespace, cluster string) {
+	t.Helper()
+	ctx := context.Background()
+	lease, cms := specs.DCSObjects(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: namespace}})
+	if _, err := e.Clientset.CoordinationV1().Leases(namespace).Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms {
+		if _, err := e.Clientset.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

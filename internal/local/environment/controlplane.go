@@ -101,10 +101,34 @@ func newControlPlane(dir, crdDir string, port int) (_ *envtest.Environment, logs
 	args.Disable("disable-admission-plugins")
 	args.Set("kubelet-preferred-address-types", "InternalIP")
 	args.Set("allow-privileged", "true")
+	// Every write, who made it and on what (no bodies, so no secrets), in
+	// logs/audit.log: to see who writes what (make bench-steady counts
+	// them) and to find out what happened to an object.
+	policy := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+		return nil, logs, err
+	}
+	args.Set("audit-policy-file", policy)
+	args.Set("audit-log-path", filepath.Join(dir, "logs", AuditLog))
+	args.Set("audit-log-maxsize", "100")
+	args.Set("audit-log-maxbackup", "1")
 	env.ControlPlane.APIServer = api
 	env.ControlPlaneStopTimeout = 10 * time.Second
 	return env, logs, nil
 }
+
+// AuditLog is the API server's audit log of writes, in the environment's
+// logs directory: one JSON event per write.
+const AuditLog = "audit.log"
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: None
+`
 
 // reusableCA is the CA of the API server's certificates kept in dir by an
 // earlier run (see Env.startControllers), or nil when there are none or the

@@ -142,7 +142,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.stopped = false
 	n.mu.Unlock()
 	n.pruneLogs(time.Now().Add(-logRetention))
-	ca, err := pki.NewCA(time.Now())
+	ca, err := pki.NewCA("pgo local node "+n.cfg.Name, time.Now())
 	if err != nil {
 		return err
 	}

@@ -73,8 +73,10 @@ func (p *provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	if rt == nil || rt.pod.UID != pod.UID {
 		return errdefs.NotFoundf("pod %s/%s is not running on this node", pod.Namespace, pod.Name)
 	}
+	// A change of metadata (a member's state, its role label) changes
+	// nothing the pod's status says: no status write, as a kubelet's
+	// status manager writes on a change only.
 	rt.update(pod)
-	rt.notify()
 	return nil
 }
 

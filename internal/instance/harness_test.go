@@ -558,8 +558,13 @@ func (h *harness) waitPrimary(timeout time.Duration, not ...string) (string, tim
 	return p, took
 }
 
+// caughtUp is how far behind its leader a replica of a healthy cluster may
+// be: the default maximum_lag_on_failover.
+const caughtUp = 1 << 20
+
 // waitHealthy waits until there is a primary and every running member
-// streams from it.
+// streams from it, caught up.
+
 func (h *harness) waitHealthy(timeout time.Duration) string {
 	h.t.Helper()
 	var leader string
@@ -568,12 +573,19 @@ func (h *harness) waitHealthy(timeout time.Duration) string {
 		if leader == "" {
 			return false
 		}
+		lst, err := h.status(leader)
+		if err != nil {
+			return false
+		}
 		for _, name := range h.names() {
 			if name == leader || h.member(name).cmd == nil {
 				continue
 			}
+			// Streaming and caught up: a replica that has just started
+			// streaming may still be a segment behind, and a switchover
+			// to it is then refused for its lag, as it should be.
 			st, err := h.status(name)
-			if err != nil || !st.Streaming || st.Upstream != leader {
+			if err != nil || !st.Streaming || st.Upstream != leader || st.WAL+caughtUp < lst.WAL {
 				return false
 			}
 		}

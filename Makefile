@@ -72,6 +72,11 @@ bench-create: deps kube ## Create a cluster with one replica 10 times in the loc
 bench-controller: kube ## Reconcile 500 PGClusters in a real API server: time, peak heap, reconciles per minute when steady
 	go test -run '^$$' -bench Reconcile500Clusters -benchtime 1x -timeout 60m ./internal/controller/
 
+.PHONY: golden-patroni
+golden-patroni: kube ## Record Patroni 3.0.2's health-check answers in each member state (installs Debian's patroni; needs root) into internal/instanceapi/testdata
+	dpkg-query -W -f='$${Status}' patroni 2>/dev/null | grep -q "install ok installed" || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patroni >/dev/null
+	go run ./hack/patroni-golden
+
 .PHONY: run
 run: deps kube build ## Start the local environment with pgo installed (RESET=1 starts afresh); Ctrl-C stops it
 	bin/pgo-local --dir .run --operator bin/postgres-operator $(if $(RESET),--reset)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that database pods run on a local node and that
-# the integration tests use: PostgreSQL 15, pgBackRest and PgBouncer. Packages
-# already installed are left alone.
+# the integration tests use: PostgreSQL 15, pgBackRest, PgBouncer and HAProxy.
+# Packages already installed are left alone.
 set -euo pipefail
 
-packages=(postgresql-15 pgbackrest pgbouncer)
+packages=(postgresql-15 pgbackrest pgbouncer haproxy)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -223,6 +223,9 @@ type Postgres struct {
 	// WAL is the member's position: the current WAL location of a primary,
 	// the latest received or replayed location of a standby.
 	WAL LSN
+	// Replayed is a standby's replay location (health checks with ?lag=
+	// compare it with the leader's position, as Patroni does).
+	Replayed LSN
 	// Upstream is the member a standby follows; empty when it follows none.
 	Upstream string
 	// Streaming is true when a standby's WAL receiver streams from its

@@ -98,27 +98,8 @@ func holderAt(l ha.Lock, now time.Time) string {
 // serveAPI starts the REST API, with Patroni's paths and status codes.
 func (m *Manager) serveAPI() (*http.Server, error) {
 	mux := http.NewServeMux()
-	check := func(ok func(Status, *http.Request) bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			st := m.probeStatus()
-			code := http.StatusServiceUnavailable
-			if ok(st, r) {
-				code = http.StatusOK
-			}
-			writeJSON(w, code, st)
-		}
-	}
-	primary := check(func(st Status, _ *http.Request) bool { return st.IsLeader && st.Running && st.Role == ha.RolePrimary })
 	get := func(path string, h http.HandlerFunc) { mux.HandleFunc("GET "+path, h) }
-	get(instanceapi.PathPrimary, primary)
-	get(instanceapi.PathLeader, primary)
-	get(instanceapi.PathReplica, check(m.replicaOK))
-	get(instanceapi.PathReadOnly, check(func(st Status, _ *http.Request) bool { return st.Running }))
-	get(instanceapi.PathHealth, check(func(st Status, _ *http.Request) bool { return st.Running }))
-	get(instanceapi.PathReadiness, check(func(st Status, _ *http.Request) bool {
-		return st.Running && (st.IsLeader == (st.Role == ha.RolePrimary))
-	}))
-	get(instanceapi.PathLiveness, m.liveness)
+	handleHealth(mux, m.health)
 	get(instanceapi.PathHistory, m.history)
 	get(instanceapi.PathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
 	get(instanceapi.PathPatroni, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, m.status(r.Context())) })
@@ -158,39 +139,80 @@ func (m *Manager) serveAPI() (*http.Server, error) {
 	return srv, nil
 }
 
-// replicaOK: a running standby, optionally no further behind than ?lag=
-// (bytes, or with a unit: 16MB).
-func (m *Manager) replicaOK(st Status, r *http.Request) bool {
-	if !st.Running || st.Role != ha.RoleReplica || st.IsLeader {
-		return false
+// health is this member's state as the health checks see it, from the HA
+// loop's last observation: the checks query nothing.
+func (m *Manager) health() (instanceapi.Health, Status) {
+	st := m.probeStatus()
+	m.mu.Lock()
+	c, replayed, known, loopAt := m.cluster, m.observed.Replayed, m.dcsReachable, m.loopAt
+	m.mu.Unlock()
+	busy := m.busy.Load()
+	tags := map[string]string{"nofailover": strconv.FormatBool(st.Tags.NoFailover()), "nosync": strconv.FormatBool(st.Tags.NoSync)}
+	for k, v := range m.opts.Tags {
+		tags[k] = v
 	}
-	if lag := r.URL.Query().Get(instanceapi.QueryLag); lag != "" {
-		limit, err := parseBytes(lag)
-		if err != nil {
-			return false
-		}
-		m.mu.Lock()
-		optime := m.cluster.Lock.Optime
-		m.mu.Unlock()
-		if optime > ha.LSN(st.WAL) && uint64(optime)-st.WAL > limit {
-			return false
+	role := st.Role
+	if !st.Running && m.pg.Process().Alive {
+		// Starting or not answering: the role it last had.
+		role = ha.RolePrimary
+		if m.pg.IsStandby() {
+			role = ha.RoleReplica
 		}
 	}
-	return true
+	return instanceapi.Health{
+		Leader: st.IsLeader, Role: role, Running: st.Running, Streaming: st.Streaming,
+		ClusterKnown: known, Paused: c.Config.Paused,
+		SyncStandby:  c.Config.SynchronousMode && c.Sync.Has(m.opts.Name),
+		LeaderOptime: uint64(c.Lock.Optime), Replayed: uint64(replayed), Tags: tags,
+		// The loop ran recently, so the manager is not stuck.
+		Live: c.Config.Paused || busy || time.Since(loopAt) <= max(c.Config.TTL, 3*c.Config.LoopWait)+c.Config.RetryTimeout,
+	}, st
 }
 
-func parseBytes(s string) (uint64, error) {
-	units := []struct {
-		suffix string
-		factor uint64
-	}{{"kB", 1 << 10}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"TB", 1 << 40}, {"B", 1}}
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			v, err := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
-			return v * u.factor, err
+// handleHealth routes the health checks to healthHandler. They answer
+// GET, HEAD and OPTIONS (HAProxy's `option httpchk` sends OPTIONS), as
+// Patroni's do.
+func handleHealth(mux *http.ServeMux, state func() (instanceapi.Health, Status)) {
+	health := healthHandler(state)
+	for _, path := range append(instanceapi.RoleChecks, instanceapi.PathReadiness, instanceapi.PathLiveness) {
+		if path == instanceapi.PathRoot {
+			path = "/{$}"
 		}
+		mux.Handle(path, health)
 	}
-	return strconv.ParseUint(s, 10, 64)
+}
+
+// newHealthMux serves the health checks alone.
+func newHealthMux(state func() (instanceapi.Health, Status)) *http.ServeMux {
+	mux := http.NewServeMux()
+	handleHealth(mux, state)
+	return mux
+}
+
+// healthHandler answers the health checks from state: to GET with the
+// member's status, to HEAD and OPTIONS with the code only.
+func healthHandler(state func() (instanceapi.Health, Status)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": a health check answers GET, HEAD and OPTIONS")
+			return
+		}
+		h, st := state()
+		code, known := instanceapi.HealthCode(r.URL.Path, r.URL.Query(), h)
+		if !known {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(code)
+			return
+		}
+		writeJSON(w, code, st)
+	})
 }
 
 // history answers the timeline history of this member's current timeline,
@@ -205,18 +227,6 @@ func (m *Manager) history(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h)
-}
-
-// liveness: the loop ran recently, so the manager is not stuck.
-func (m *Manager) liveness(w http.ResponseWriter, _ *http.Request) {
-	m.mu.Lock()
-	loopAt, cfg := m.loopAt, m.cluster.Config
-	m.mu.Unlock()
-	if !m.busy.Load() && time.Since(loopAt) > max(cfg.TTL, 3*cfg.LoopWait)+cfg.RetryTimeout {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the HA loop has not run since " + loopAt.UTC().Format(time.RFC3339)})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"loopAt": loopAt.UTC().Format(time.RFC3339Nano)})
 }
 
 // authorized lets a POST through with the REST API's credentials only.

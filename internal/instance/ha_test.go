@@ -186,7 +186,7 @@ func TestGracefulFailover(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("failover after SIGTERM took %s, more than 5s", took)
 	}
-	h.waitFor(old+" stopped", 60*time.Second, func() bool { return h.member(old).cmd == nil })
+	h.waitFor(old+" stopped", 60*time.Second, func() bool { return !h.running(old) })
 	fsGroupAlways(t, h.member(old).dataDir)
 	h.start(old)
 	h.waitHealthy(60 * time.Second)

@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/ha"
 	"pgo.dev/pgo/internal/instance"
 	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
@@ -335,6 +336,14 @@ func (h *harness) member(name string) *member {
 	return h.members[name]
 }
 
+// running tells whether a member's manager runs (term and kill9 end it
+// from other goroutines).
+func (h *harness) running(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members[name].cmd != nil
+}
+
 // kill9 kills a member's manager and its PostgreSQL at once, as a node or
 // container crash would.
 func (h *harness) kill9(name string) {
@@ -449,6 +458,18 @@ func (h *harness) status(name string) (instanceapi.Status, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
+// runsAsPrimary: GET /primary answers 200 and says PostgreSQL runs as
+// primary.
+func (h *harness) runsAsPrimary(name string) bool {
+	resp, err := h.api(name, 2*time.Second).Get(h.apiURL(name, "/primary"))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st instanceapi.Status
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&st) == nil && st.Running && st.Role == ha.RolePrimary
+}
+
 // httpCode is the status code of a GET on a member's REST API.
 func (h *harness) httpCode(name, path string) int {
 	resp, err := h.api(name, 2*time.Second).Get(h.apiURL(name, path))
@@ -512,11 +533,14 @@ func (h *harness) lease() *coordinationv1.Lease {
 	return l
 }
 
-// primary is the member whose /primary answers 200, if exactly one does.
+// primary is the member whose /primary answers 200 while it runs as
+// primary, if exactly one does. (/primary answers 200 for the lock holder
+// whatever PostgreSQL's state, as Patroni's does; the tests measure when
+// the new primary takes writes.)
 func (h *harness) primary() string {
 	found := ""
 	for _, name := range h.names() {
-		if h.member(name).cmd != nil && h.httpCode(name, "/primary") == http.StatusOK {
+		if h.running(name) && h.runsAsPrimary(name) {
 			if found != "" {
 				return ""
 			}
@@ -578,7 +602,7 @@ func (h *harness) waitHealthy(timeout time.Duration) string {
 			return false
 		}
 		for _, name := range h.names() {
-			if name == leader || h.member(name).cmd == nil {
+			if name == leader || !h.running(name) {
 				continue
 			}
 			// Streaming and caught up: a replica that has just started

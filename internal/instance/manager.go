@@ -373,7 +373,7 @@ func (m *Manager) observePostgres(ctx context.Context) ha.Postgres {
 			}
 			return p
 		}
-		p.Running, p.InRecovery, p.Timeline, p.WAL = true, st.InRecovery, st.Timeline, st.WAL
+		p.Running, p.InRecovery, p.Timeline, p.WAL, p.Replayed = true, st.InRecovery, st.Timeline, st.WAL, st.Replayed
 		p.Streaming, p.SynchronousStandbyNames, p.Replicas = st.Streaming, st.SynchronousStandbyNames, st.Replicas
 		m.mu.Lock()
 		if !m.failingSince.IsZero() {

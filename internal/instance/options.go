@@ -55,6 +55,9 @@ type Options struct {
 	FailoverPriority int
 	// NoSync keeps it from being chosen as synchronous standby.
 	NoSync bool
+	// Tags are the user's tags, which health checks with ?tag_KEY=VALUE
+	// compare (noloadbalance=true takes the member out of /replica).
+	Tags map[string]string
 }
 
 // Validate checks the options and fills in defaults.
@@ -96,6 +99,11 @@ func (o *Options) Validate() error {
 	}
 	if o.FailoverPriority < 0 {
 		errs = append(errs, fmt.Errorf("--failover-priority must be 0 or more, not %d", o.FailoverPriority))
+	}
+	for k := range o.Tags {
+		if k == "" || strings.ContainsAny(k, "=,&?") {
+			errs = append(errs, fmt.Errorf("--tag %q: a tag's key is a word without '=', ',', '&' or '?'", k))
+		}
 	}
 	if o.AppUser != "" && (o.AppDatabase == "" || o.AppPasswordFile == "") {
 		errs = append(errs, errors.New("--app-user needs --app-database and --app-password-file"))
@@ -143,4 +151,21 @@ func readSecret(path, what string) (string, error) {
 		return "", fmt.Errorf("the %s in %s is empty", what, path)
 	}
 	return s, nil
+}
+
+// ParseTags reads tags written KEY=VALUE,KEY=VALUE; an entry without '='
+// is a tag set to "true".
+func ParseTags(s string) map[string]string {
+	tags := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v = "true"
+		}
+		tags[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return tags
 }

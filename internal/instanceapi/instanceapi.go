@@ -17,20 +17,6 @@ import (
 	"pgo.dev/pgo/internal/naming"
 )
 
-// Health checks: 200 or 503 by the member's role and state. They answer
-// from the HA loop's last observation (and whether the postmaster runs),
-// without querying PostgreSQL.
-const (
-	PathPrimary   = "/primary"
-	PathLeader    = "/leader"
-	PathReplica   = "/replica"
-	PathReadOnly  = "/read-only"
-	PathHealth    = "/health"
-	PathReadiness = "/readiness"
-	// PathLiveness: the HA loop ran recently.
-	PathLiveness = "/liveness"
-)
-
 // Information.
 const (
 	// PathStatus (and PathPatroni) is the member's state, with PostgreSQL
@@ -51,10 +37,6 @@ const (
 	PathReinitialize = "/reinitialize"
 	PathReload       = "/reload"
 )
-
-// QueryLag limits /replica to a member at most this far behind the leader
-// (bytes, or with a unit: 16MB).
-const QueryLag = "lag"
 
 // Status is what PathStatus answers: the member as it is now.
 type Status struct {
@@ -130,6 +112,7 @@ const (
 	EnvAppPasswordFile       = "PGO_APP_PASSWORD_FILE"
 	EnvFailoverPriority      = "PGO_FAILOVER_PRIORITY"
 	EnvNoSync                = "PGO_NOSYNC"
+	EnvTags                  = "PGO_TAGS"
 )
 
 // The REST API is served over TLS with the cluster's server certificate.

@@ -263,15 +263,14 @@ func run(out, etcdBin string) error {
 		return err
 	}
 	// Paused, Patroni removes the lock of a leader whose PostgreSQL
-	// stopped, and takes it again at its next loop.
-	if err := waitCode(m0, "/leader", 200, 30*time.Second); err != nil {
+	// stopped.
+	if err := waitCode(m0, "/leader", 503, 30*time.Second); err != nil {
 		return err
 	}
-	time.Sleep(2 * loopWait * time.Second)
 	if err := waitFor("m1 to lose its stream", 30*time.Second, func() bool { return !streamingFrom(m1) }); err != nil {
 		return err
 	}
-	if err := record("leader-stopped", m0, "the leader lock holder whose PostgreSQL is stopped (paused), tag zone=a"); err != nil {
+	if err := record("leader-stopped-paused", m0, "the leader whose PostgreSQL is stopped in maintenance mode (paused), which makes Patroni release the lock, tag zone=a"); err != nil {
 		return err
 	}
 	if err := record("replica-not-streaming", m1, "a running replica whose leader's PostgreSQL is stopped, so that it does not stream (paused), tag zone=a"); err != nil {

@@ -41,11 +41,13 @@ var healthStates = map[string]instanceapi.Health{
 	"leader-paused":           {Leader: true, Role: ha.RolePrimary, Running: true, ClusterKnown: true, Paused: true},
 	"replica-paused":          {Role: ha.RoleReplica, Running: true, Streaming: true, ClusterKnown: true, Paused: true},
 	"replica-stopped":         {Role: ha.RoleReplica, ClusterKnown: true, Paused: true},
-	"leader-stopped":          {Leader: true, Role: ha.RolePrimary, ClusterKnown: true, Paused: true},
-	"replica-not-streaming":   {Role: ha.RoleReplica, Running: true, ClusterKnown: true, Paused: true},
-	"leader-crashed":          {Leader: true, Role: ha.RolePrimary, ClusterKnown: true},
-	"replica-starting":        {Role: ha.RoleReplica, ClusterKnown: true},
-	"standby-leader":          {Leader: true, Role: ha.RoleStandbyLeader, Running: true, Streaming: true, ClusterKnown: true, StandbyCluster: true},
+	// Patroni releases the lock of a paused leader whose PostgreSQL
+	// stopped (pgo keeps it: decideLeader renews while paused).
+	"leader-stopped-paused": {Role: ha.RolePrimary, ClusterKnown: true, Paused: true},
+	"replica-not-streaming": {Role: ha.RoleReplica, Running: true, ClusterKnown: true, Paused: true},
+	"leader-crashed":        {Leader: true, Role: ha.RolePrimary, ClusterKnown: true},
+	"replica-starting":      {Role: ha.RoleReplica, ClusterKnown: true},
+	"standby-leader":        {Leader: true, Role: ha.RoleStandbyLeader, Running: true, Streaming: true, ClusterKnown: true, StandbyCluster: true},
 }
 
 // healthDeviations are where pgo answers differently from Patroni 3.0.2 on

@@ -319,7 +319,7 @@ func run(out, etcdBin string) error {
 		}
 	}
 	if !crashed {
-		return errors.New("Patroni restarted the crashed leader before a whole sweep: no leader-crashed state")
+		return errors.New("no leader-crashed state: Patroni restarted the crashed leader before a whole sweep")
 	}
 	if err := waitCode(m0, "/primary", 200, 60*time.Second); err != nil {
 		return err

@@ -3,6 +3,7 @@ package instance_test
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -200,8 +201,11 @@ func (lb *haproxy) servers() (map[string]map[string]string, error) {
 		return nil, err
 	}
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "# "))).ReadAll()
-	if err != nil || len(rows) == 0 {
-		return nil, fmt.Errorf("the stats page: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("the stats page: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("the stats page is empty")
 	}
 	col := map[string]int{}
 	for i, name := range rows[0] {

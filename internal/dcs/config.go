@@ -25,6 +25,9 @@ type DynamicConfig struct {
 	SynchronousModeStrict bool   `json:"synchronous_mode_strict,omitempty"`
 	Pause                 bool   `json:"pause,omitempty"`
 	PrimaryStartTimeout   *int   `json:"primary_start_timeout,omitempty"`
+	// MemberSlotsTTL is Patroni 4's: seconds a departed member's slot is
+	// kept.
+	MemberSlotsTTL *int `json:"member_slots_ttl,omitempty"`
 	// UnresponsiveTimeout is pgo's: how long a leader whose PostgreSQL
 	// does not answer keeps the lock (ttl when unset).
 	UnresponsiveTimeout *int `json:"unresponsive_timeout,omitempty"`
@@ -67,6 +70,9 @@ func ParseDynamicConfig(data string) (DynamicConfig, ha.Config, error) {
 	}
 	if dc.PrimaryStartTimeout != nil && *dc.PrimaryStartTimeout >= 0 {
 		cfg.PrimaryStartTimeout = time.Duration(*dc.PrimaryStartTimeout) * time.Second
+	}
+	if dc.MemberSlotsTTL != nil && *dc.MemberSlotsTTL >= 0 {
+		cfg.MemberSlotsTTL = time.Duration(*dc.MemberSlotsTTL) * time.Second
 	}
 	if dc.UnresponsiveTimeout != nil && *dc.UnresponsiveTimeout > 0 {
 		cfg.UnresponsiveTimeout = time.Duration(*dc.UnresponsiveTimeout) * time.Second

@@ -132,7 +132,7 @@ func decideLeader(o Observed) Decision {
 	case pg.InRecovery:
 		// The slots first: the other replicas then find theirs the moment
 		// they connect to the new primary.
-		actions := []Action{act(RenewLock), actMembers(SyncSlots, otherMembers(o)), act(Promote), act(LabelPrimary)}
+		actions := []Action{act(RenewLock), actMembers(SyncSlots, slotMembers(o)), act(Promote), act(LabelPrimary)}
 		if c.Failover.Present {
 			actions = append(actions, act(ClearFailover))
 		}
@@ -144,7 +144,7 @@ func decideLeader(o Observed) Decision {
 			return d
 		}
 	}
-	actions := []Action{act(RenewLock), actMembers(SyncSlots, otherMembers(o)), act(LabelPrimary)}
+	actions := []Action{act(RenewLock), actMembers(SyncSlots, slotMembers(o)), act(LabelPrimary)}
 	actions = append(actions, synchronousActions(o)...)
 	return Decision{Actions: actions, Message: "no action: I am the leader with the lock"}
 }
@@ -263,7 +263,7 @@ func decideFollower(o Observed, leader string) Decision {
 		return Decision{Actions: []Action{actOn(Rewind, leader), act(LabelReplica)}, Message: fmt.Sprintf("rewinding: my WAL went past where %s's timeline history left mine", leader)}
 	default:
 		// The slots of the other members wait here for a promotion.
-		return Decision{Actions: []Action{actMembers(SyncSlots, otherMembers(o)), act(LabelReplica)}, Message: fmt.Sprintf("no action: replica of %s", leader)}
+		return Decision{Actions: []Action{actMembers(SyncSlots, slotMembers(o)), act(LabelReplica)}, Message: fmt.Sprintf("no action: replica of %s", leader)}
 	}
 }
 
@@ -347,7 +347,7 @@ func decideLeaderless(o Observed) Decision {
 	}
 	// The slots before the promotion: the other replicas then find theirs
 	// the moment they connect to the new primary.
-	actions := []Action{act(AcquireLock), actMembers(SyncSlots, otherMembers(o))}
+	actions := []Action{act(AcquireLock), actMembers(SyncSlots, slotMembers(o))}
 	if pg.InRecovery {
 		actions = append(actions, act(Promote))
 	}
@@ -362,6 +362,21 @@ func otherMembers(o Observed) []string {
 	var names []string
 	for name := range o.Cluster.Members {
 		if name != o.Name {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// slotMembers are the members whose replication slots this member keeps:
+// the others, and those that departed within member_slots_ttl. A pod
+// re-created by a rolling change leaves the cluster for a few seconds; its
+// slot stays, so that it streams at once when it is back.
+func slotMembers(o Observed) []string {
+	names := otherMembers(o)
+	for name, seen := range o.Departed {
+		if name != o.Name && o.Now.Sub(seen) < o.Cluster.Config.MemberSlotsTTL && !slices.Contains(names, name) {
 			names = append(names, name)
 		}
 	}

@@ -663,6 +663,37 @@ func TestReplicaKeepsTheOtherMembersSlots(t *testing.T) {
 	t.Errorf("a healthy replica keeps no slots: %v", d.Actions)
 }
 
+// The slot of a member that left the cluster (its pod re-created by a
+// rolling change) stays for member_slots_ttl, on the leader and on the
+// replicas, so that it streams at once when it is back; then it goes.
+func TestDepartedMembersKeepTheirSlots(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		me, lead string
+		gone     time.Duration
+		want     []string
+	}{
+		{"leader, d left a minute ago", "a", "a", time.Minute, []string{"b", "c", "d"}},
+		{"replica, d left a minute ago", "a", "b", time.Minute, []string{"b", "c", "d"}},
+		{"leader, d left beyond member_slots_ttl", "a", "a", 31 * time.Minute, []string{"b", "c"}},
+	} {
+		o := cluster(tc.me, tc.lead)
+		if tc.me == tc.lead {
+			o.Postgres.Replicas = nil
+		}
+		o.Departed = map[string]time.Time{"d": o.Now.Add(-tc.gone), tc.me: o.Now.Add(-time.Hour)}
+		var got []string
+		for _, a := range Decide(o).Actions {
+			if a.Kind == SyncSlots {
+				got = a.Members
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: slots kept for %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestNextRun(t *testing.T) {
 	now := t0
 	leader := cluster("a", "a")

@@ -55,6 +55,10 @@ type Config struct {
 	// PrimaryStartTimeout is how long a crashed primary may take to start
 	// again before it gives up the lock.
 	PrimaryStartTimeout time.Duration
+	// MemberSlotsTTL is how long the replication slot of a member that
+	// left (its pod deleted, as in a rolling restart) is kept, so that it
+	// streams at once when it comes back (Patroni 4's member_slots_ttl).
+	MemberSlotsTTL time.Duration
 	// UnresponsiveTimeout is how long a leader whose postmaster runs but
 	// does not answer its status queries keeps the lock before it stops
 	// PostgreSQL and gives the lock up; 0 means TTL.
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		RetryTimeout:         10 * time.Second,
 		MaximumLagOnFailover: 1 << 20,
 		PrimaryStartTimeout:  300 * time.Second,
+		MemberSlotsTTL:       30 * time.Minute,
 	}
 }
 
@@ -268,6 +273,9 @@ type Observed struct {
 	// now; it is asked for only when NeedLeaderHistory says so, and nil
 	// when the leader did not answer.
 	LeaderHistory []TimelineSwitch
+	// Departed are members no longer in the cluster, with when this member
+	// last saw them there.
+	Departed map[string]time.Time
 }
 
 // TimelineSwitch is one line of a timeline history file: Timeline ended at

@@ -59,6 +59,9 @@ type Manager struct {
 	// state of the loop
 	cluster      ha.Cluster
 	dcsReachable bool
+	// lastSeen is when each member was last seen in the cluster (the
+	// HA loop's only).
+	lastSeen map[string]time.Time
 	observed     ha.Postgres
 	decision     ha.Decision
 	loopAt       time.Time
@@ -263,6 +266,9 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 		DCSReachable: reachable,
 		Cluster:      cluster,
 		Postgres:     m.observePostgres(ctx),
+	}
+	if reachable {
+		o.Departed = m.departed(cluster, o.Now)
 	}
 	m.setObserved(o.Postgres)
 	if ha.NeedPeers(o) {
@@ -477,6 +483,30 @@ func (m *Manager) fetchPeers(ctx context.Context, members map[string]ha.Member) 
 		peers = append(peers, p)
 	}
 	return peers
+}
+
+// departed records when each member was last seen in the cluster, and
+// answers those no longer in it, forgetting those gone for longer than
+// member_slots_ttl.
+func (m *Manager) departed(c ha.Cluster, now time.Time) map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lastSeen == nil {
+		m.lastSeen = map[string]time.Time{}
+	}
+	for name := range c.Members {
+		m.lastSeen[name] = now
+	}
+	gone := map[string]time.Time{}
+	for name, seen := range m.lastSeen {
+		switch {
+		case now.Sub(seen) >= c.Config.MemberSlotsTTL:
+			delete(m.lastSeen, name)
+		case seen.Before(now):
+			gone[name] = seen
+		}
+	}
+	return gone
 }
 
 // publish writes this member's state to its pod.

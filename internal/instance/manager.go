@@ -61,7 +61,7 @@ type Manager struct {
 	dcsReachable bool
 	// lastSeen is when each member was last seen in the cluster (the
 	// HA loop's only).
-	lastSeen map[string]time.Time
+	lastSeen     map[string]time.Time
 	observed     ha.Postgres
 	decision     ha.Decision
 	loopAt       time.Time

@@ -134,6 +134,8 @@ func TestHardCrashFailover(t *testing.T) {
 	}
 	old := h.waitHealthy(60 * time.Second)
 	writeSome(t, h, old, 1000)
+	// The rows must survive the kill: replication is asynchronous.
+	h.waitReplicated(old)
 	mark := map[string]int{}
 	for _, name := range h.names() {
 		mark[name] = len(h.log(name))

@@ -601,6 +601,18 @@ func (h *harness) waitHealthy(timeout time.Duration) string {
 		if err != nil {
 			return false
 		}
+		// The leader sees each running replica stream from it: a replica's
+		// own status may still show the stream from its old upstream
+		// (cascading through it) just after a switchover.
+		others := 0
+		for _, name := range h.names() {
+			if name != leader && h.running(name) {
+				others++
+			}
+		}
+		if n, err := h.queryInt(leader, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"); err != nil || n != int64(others) {
+			return false
+		}
 		for _, name := range h.names() {
 			if name == leader || !h.running(name) {
 				continue
@@ -654,6 +666,36 @@ func (h *harness) queryInt(name, sql string) (int64, error) {
 	var v int64
 	err = conn.QueryRow(ctx, sql).Scan(&v)
 	return v, err
+}
+
+// waitReplicated waits until every running replica has flushed the
+// leader's WAL as it is now: commits before it survive a hard kill of the
+// leader even with asynchronous replication.
+func (h *harness) waitReplicated(leader string) {
+	h.t.Helper()
+	var lsn string
+	if err := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := h.connect(ctx, leader)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn)
+	}(); err != nil {
+		h.t.Fatal(err)
+	}
+	others := 0
+	for _, name := range h.names() {
+		if name != leader && h.running(name) {
+			others++
+		}
+	}
+	h.waitFor("the replicas to flush "+lsn+" of "+leader, 30*time.Second, func() bool {
+		n, err := h.queryInt(leader, "SELECT count(*) FROM pg_stat_replication WHERE flush_lsn >= '"+lsn+"'::pg_lsn")
+		return err == nil && n == int64(others)
+	})
 }
 
 // splitBrainChecker samples every member's PostgreSQL and records each

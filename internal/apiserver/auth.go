@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"crypto/hmac"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -145,20 +146,31 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 		s.verified.remember(user, secret.ResourceVersion, password)
 	}
 
-	p := &principal{Name: user, Permissions: map[pgoapi.Permission]bool{}}
+	return s.principalOf(ctx, rec, nil)
+}
+
+// principalOf is what a pgo user may do: the permissions of its roles (as
+// stored, or as override gives them for the roles it names) and its
+// namespaces.
+func (s *Server) principalOf(ctx context.Context, rec pgouserRecord, override map[string][]string) (*principal, error) {
+	p := &principal{Name: rec.Name, Permissions: map[pgoapi.Permission]bool{}}
 	if len(rec.Namespaces) > 0 {
 		p.Namespaces = rec.Namespaces
 	}
 	for _, role := range rec.Roles {
-		rs := &corev1.Secret{}
-		err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgoroleSecret(role)}, rs)
-		if apierrors.IsNotFound(err) {
-			continue // a deleted role grants nothing
+		perms, ok := override[role]
+		if !ok {
+			rs := &corev1.Secret{}
+			err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgoroleSecret(role)}, rs)
+			if apierrors.IsNotFound(err) {
+				continue // a deleted role grants nothing
+			}
+			if err != nil {
+				return nil, unavailable("cannot read pgo roles from Kubernetes: %v", err)
+			}
+			perms = parsePermissions(rs)
 		}
-		if err != nil {
-			return nil, unavailable("cannot read pgo roles from Kubernetes: %v", err)
-		}
-		for _, perm := range parsePermissions(rs) {
+		for _, perm := range perms {
 			if pgoapi.Permission(perm) == pgoapi.PermissionAll {
 				p.All = true
 			}
@@ -166,6 +178,35 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 		}
 	}
 	return p, nil
+}
+
+// superuser: every permission in every namespace.
+func (p *principal) superuser() bool { return p.All && p.Namespaces == nil }
+
+// lacks says what target may do that caller may not, or "" when caller
+// holds every permission and every namespace of target: only then may it
+// change or delete target (a pgo user, or a role with its holders).
+func lacks(caller, target *principal) string {
+	var missing []string
+	if target.All && !caller.All {
+		missing = append(missing, "every permission (*)")
+	}
+	for _, perm := range slices.Sorted(maps.Keys(target.Permissions)) {
+		if perm != pgoapi.PermissionAll && !caller.can(perm) {
+			missing = append(missing, string(perm))
+		}
+	}
+	switch {
+	case target.Namespaces == nil && caller.Namespaces != nil:
+		missing = append(missing, "every namespace")
+	case target.Namespaces != nil:
+		for _, ns := range target.Namespaces {
+			if !caller.mayAccess(ns) {
+				missing = append(missing, "namespace "+ns)
+			}
+		}
+	}
+	return strings.Join(missing, ", ")
 }
 
 // authorize checks a route's permission and namespace.

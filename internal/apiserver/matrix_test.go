@@ -52,6 +52,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 
 	h.pgouser("limited", "limited-password", nil, nil)
+	h.create(pgoroleSecret(operatorNS, "updatable", []string{"UpdatePgorole"}))
+	h.create(pgoroleSecret(operatorNS, "deletable", []string{"DeletePgorole"}))
 	h.pgouser("elsewhere", "elsewhere-password", []string{"*"}, []string{"ns2"})
 
 	cases := map[string]matrixCase{
@@ -89,8 +91,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"ShowPgoroles":  {pgoapi.PathPgoroles, nil, http.StatusOK},
 		"ShowPgorole":   {pgoapi.PgorolePath("pgoadmin"), nil, http.StatusOK},
 		"CreatePgorole": {pgoapi.PathPgoroles, pgoapi.CreatePgoroleRequest{Name: "viewer", Permissions: []string{"CreatePgorole"}}, http.StatusCreated},
-		"UpdatePgorole": {pgoapi.PgorolePath("viewer"), pgoapi.UpdatePgoroleRequest{Permissions: []string{"UpdatePgorole"}}, http.StatusOK},
-		"DeletePgorole": {pgoapi.PgorolePath("viewer"), nil, http.StatusOK},
+		// A role is changed or deleted only by a user who holds what it
+		// grants (TestNoEscalationThroughPgoUsersAndRoles).
+		"UpdatePgorole": {pgoapi.PgorolePath("updatable"), pgoapi.UpdatePgoroleRequest{Permissions: []string{"UpdatePgorole"}}, http.StatusOK},
+		"DeletePgorole": {pgoapi.PgorolePath("deletable"), nil, http.StatusOK},
 	}
 
 	for _, route := range pgoapi.Routes {
@@ -182,3 +186,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// CreateSuperuser is a permission a pgo role may grant.
+func TestCreateSuperuserIsAPermission(t *testing.T) {
+	if createSuperuser != pgoapi.PermCreateSuperuser || !pgoapi.KnownPermission(createSuperuser) {
+		t.Errorf("%s is not a known permission", createSuperuser)
+	}
+}

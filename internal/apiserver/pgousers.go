@@ -137,6 +137,55 @@ func (s *Server) checkGrant(ctx context.Context, caller *principal, v *checks, r
 	return nil
 }
 
+// mayChange refuses a change to a pgo user, or its deletion, by a caller
+// that does not hold every permission and namespace the user holds now.
+func (s *Server) mayChange(ctx context.Context, caller *principal, rec pgouserRecord, what string) error {
+	target, err := s.principalOf(ctx, rec, nil)
+	if err != nil {
+		return err
+	}
+	if missing := lacks(caller, target); missing != "" {
+		return forbidden("pgo user %s may not %s pgo user %s, who holds what it does not: %s", caller.Name, what, rec.Name, missing)
+	}
+	return nil
+}
+
+// keepsASuperuser refuses a change after which no pgo user would hold
+// every permission in every namespace: change gives each user as it would
+// be (ok false for a deleted one), overrides each changed role.
+func (s *Server) keepsASuperuser(ctx context.Context, change func(pgouserRecord) (pgouserRecord, bool), override map[string][]string) error {
+	users, err := s.listPrefixed(ctx, pgoapi.PgouserSecretPrefix)
+	if err != nil {
+		return err
+	}
+	before, after := 0, 0
+	for i := range users {
+		rec := parsePgouser(&users[i])
+		p, err := s.principalOf(ctx, rec, nil)
+		if err != nil {
+			return err
+		}
+		if !p.superuser() {
+			continue
+		}
+		before++
+		next, ok := change(rec)
+		if !ok {
+			continue
+		}
+		if p, err = s.principalOf(ctx, next, override); err != nil {
+			return err
+		}
+		if p.superuser() {
+			after++
+		}
+	}
+	if before > 0 && after == 0 {
+		return conflict("no pgo user would hold every permission in every namespace after this; give another pgo user a role with * and every namespace first")
+	}
+	return nil
+}
+
 func (s *Server) createPgouser(ctx context.Context, r *request) (any, error) {
 	var req pgoapi.CreatePgouserRequest
 	if err := decode(r.Request, &req); err != nil {
@@ -218,6 +267,32 @@ func (s *Server) updatePgouser(ctx context.Context, r *request) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	current, err := s.getPgoSecret(ctx, pgoapi.PgouserSecret(name), "pgo user", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChange(ctx, r.user, parsePgouser(current), "change"); err != nil {
+		return nil, err
+	}
+	changed := func(rec pgouserRecord) pgouserRecord {
+		if req.Roles != nil {
+			rec.Roles = roles
+		}
+		if all {
+			rec.Namespaces = nil
+		} else if req.Namespaces != nil {
+			rec.Namespaces = namespaces
+		}
+		return rec
+	}
+	if err := s.keepsASuperuser(ctx, func(rec pgouserRecord) (pgouserRecord, bool) {
+		if rec.Name == name {
+			return changed(rec), true
+		}
+		return rec, true
+	}, nil); err != nil {
+		return nil, err
+	}
 	hash := ""
 	if req.Password != nil {
 		var err error
@@ -226,22 +301,14 @@ func (s *Server) updatePgouser(ctx context.Context, r *request) (any, error) {
 		}
 	}
 	var out pgouserRecord
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sec, err := s.getPgoSecret(ctx, pgoapi.PgouserSecret(name), "pgo user", name)
 		if err != nil {
 			return err
 		}
-		rec := parsePgouser(sec)
+		rec := changed(parsePgouser(sec))
 		if hash != "" {
 			rec.Password = hash
-		}
-		if req.Roles != nil {
-			rec.Roles = roles
-		}
-		if all {
-			rec.Namespaces = nil
-		} else if req.Namespaces != nil {
-			rec.Namespaces = namespaces
 		}
 		want := pgouserSecret(s.Namespace, rec.Name, rec.Password, rec.Roles, rec.Namespaces)
 		sec.Data = want.Data
@@ -267,7 +334,13 @@ func (s *Server) deletePgouser(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Client.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
+	if err := s.mayChange(ctx, r.user, parsePgouser(sec), "delete"); err != nil {
+		return nil, err
+	}
+	if err := s.keepsASuperuser(ctx, func(rec pgouserRecord) (pgouserRecord, bool) { return rec, rec.Name != name }, nil); err != nil {
+		return nil, err
+	}
+	if err := s.Client.Delete(ctx, sec, client.Preconditions{ResourceVersion: &sec.ResourceVersion}); client.IgnoreNotFound(err) != nil {
 		return nil, fmt.Errorf("deleting pgo user %s: %w", name, err)
 	}
 	return pgoapi.DeletedResponse{Name: name}, nil
@@ -330,6 +403,43 @@ func checkPermissions(v *checks, caller *principal, perms []string) {
 	}
 }
 
+// mayChangeRole refuses a change to a pgo role, or its deletion, by a
+// caller that does not hold every permission the role grants, or every
+// namespace of every pgo user holding it: a change to a role changes what
+// each of them may do.
+func (s *Server) mayChangeRole(ctx context.Context, caller *principal, role *corev1.Secret, what string) error {
+	name := strings.TrimPrefix(role.Name, pgoapi.PgoroleSecretPrefix)
+	target := &principal{Name: name, Permissions: map[pgoapi.Permission]bool{}}
+	for _, perm := range parsePermissions(role) {
+		target.Permissions[pgoapi.Permission(perm)] = true
+		target.All = target.All || pgoapi.Permission(perm) == pgoapi.PermissionAll
+	}
+	target.Namespaces = []string{}
+	users, err := s.listPrefixed(ctx, pgoapi.PgouserSecretPrefix)
+	if err != nil {
+		return err
+	}
+	for i := range users {
+		rec := parsePgouser(&users[i])
+		if !slices.Contains(rec.Roles, name) {
+			continue
+		}
+		if len(rec.Namespaces) == 0 {
+			target.Namespaces = nil
+			break
+		}
+		target.Namespaces = append(target.Namespaces, rec.Namespaces...)
+	}
+	if target.Namespaces != nil {
+		slices.Sort(target.Namespaces)
+		target.Namespaces = slices.Compact(target.Namespaces)
+	}
+	if missing := lacks(caller, target); missing != "" {
+		return forbidden("pgo user %s may not %s pgo role %s, which grants, or whose holders have, what it does not: %s", caller.Name, what, name, missing)
+	}
+	return nil
+}
+
 func (s *Server) createPgorole(ctx context.Context, r *request) (any, error) {
 	var req pgoapi.CreatePgoroleRequest
 	if err := decode(r.Request, &req); err != nil {
@@ -361,8 +471,19 @@ func (s *Server) updatePgorole(ctx context.Context, r *request) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	current, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChangeRole(ctx, r.user, current, "change"); err != nil {
+		return nil, err
+	}
+	if err := s.keepsASuperuser(ctx, func(rec pgouserRecord) (pgouserRecord, bool) { return rec, true },
+		map[string][]string{name: req.Permissions}); err != nil {
+		return nil, err
+	}
 	var out *corev1.Secret
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sec, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
 		if err != nil {
 			return err
@@ -381,6 +502,9 @@ func (s *Server) deletePgorole(ctx context.Context, r *request) (any, error) {
 	name := r.PathValue(pgoapi.ParamName)
 	sec, err := s.getPgoSecret(ctx, pgoapi.PgoroleSecret(name), "pgo role", name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChangeRole(ctx, r.user, sec, "delete"); err != nil {
 		return nil, err
 	}
 	users, err := s.listPrefixed(ctx, pgoapi.PgouserSecretPrefix)

@@ -15,6 +15,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/postgres"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -128,8 +129,11 @@ func (s *Server) createUser(ctx context.Context, r *request) (any, error) {
 	if len(req.Databases) > 64 {
 		v.add("databases", "has %d entries; at most 64", len(req.Databases))
 	}
-	v.roleOptions("options", req.Options)
+	attrs := v.roleOptions("options", req.Options)
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := mayGiveRoleOptions(r.user, attrs); err != nil {
 		return nil, err
 	}
 	password := req.Password
@@ -213,10 +217,14 @@ func (s *Server) updateUser(ctx context.Context, r *request) (any, error) {
 			v.add("databases", "has %d entries; at most 64", len(*req.Databases))
 		}
 	}
+	attrs := postgres.DefaultRoleAttributes()
 	if req.Options != nil {
-		v.roleOptions("options", *req.Options)
+		attrs = v.roleOptions("options", *req.Options)
 	}
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := mayGiveRoleOptions(r.user, attrs); err != nil {
 		return nil, err
 	}
 	if req.Password == nil && !req.RotatePassword && req.PasswordType == nil && req.ValidDays == nil && !req.ExpireUser && req.Databases == nil && req.Options == nil {
@@ -230,6 +238,16 @@ func (s *Server) updateUser(ctx context.Context, r *request) (any, error) {
 		var err error
 		if password, err = newPassword(req.PasswordLength); err != nil {
 			return nil, err
+		}
+	}
+	// A user that holds privileged options is changed (its password
+	// first of all) only by a caller who may give them.
+	if c, err := s.clusterOf(ctx, r); err == nil {
+		if i := findUser(c, username); i >= 0 {
+			held, _ := postgres.ParseRoleOptions(c.Spec.Users[i].Options)
+			if err := mayGiveRoleOptions(r.user, held); err != nil {
+				return nil, err
+			}
 		}
 	}
 	now := s.Now()

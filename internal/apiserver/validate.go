@@ -11,6 +11,7 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/postgres"
 )
 
 // checks collects the invalid fields of a request.
@@ -29,10 +30,9 @@ func (c checks) err() error {
 }
 
 var (
-	dns1035      = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-	roleNameRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
-	databaseRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)
-	roleOptionRE = regexp.MustCompile(`^((NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)|CONNECTION LIMIT -?[0-9]+)( ((NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)|CONNECTION LIMIT -?[0-9]+))*$`)
+	dns1035    = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	roleNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+	databaseRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)
 )
 
 // reservedRoles are the users pgo manages itself.
@@ -102,11 +102,27 @@ func (c *checks) databaseName(field, name string) {
 	}
 }
 
-// roleOptions checks role attributes.
-func (c *checks) roleOptions(field, options string) {
-	if options != "" && (len(options) > 256 || !roleOptionRE.MatchString(options)) {
-		c.add(field, "%q is not valid: give role attributes in upper case separated by single spaces: SUPERUSER, CREATEDB, CREATEROLE, INHERIT, LOGIN, REPLICATION, BYPASSRLS (each may start with NO) or CONNECTION LIMIT n", options)
+// roleOptions checks role attributes with the controller's own parser, and
+// answers them.
+func (c *checks) roleOptions(field, options string) postgres.RoleAttributes {
+	if len(options) > 256 {
+		c.add(field, "is %d characters long; at most 256", len(options))
+		return postgres.DefaultRoleAttributes()
 	}
+	a, err := postgres.ParseRoleOptions(options)
+	if err != nil {
+		c.add(field, "%q is not valid: %s", options, err.Error())
+	}
+	return a
+}
+
+// mayGiveRoleOptions refuses the role options that reach beyond a user's
+// own databases to a caller without PermCreateSuperuser.
+func mayGiveRoleOptions(caller *principal, a postgres.RoleAttributes) error {
+	if p := a.Privileged(); len(p) > 0 && !caller.can(pgoapi.PermCreateSuperuser) {
+		return forbidden("role options %s need the %s permission, which pgo user %s does not hold", strings.Join(p, ", "), pgoapi.PermCreateSuperuser, caller.Name)
+	}
+	return nil
 }
 
 // quantity parses a size or CPU amount; empty is allowed and gives nil.

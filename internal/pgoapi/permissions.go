@@ -32,6 +32,10 @@ const (
 	PermDeleteUser Permission = "DeleteUser"
 	// PermShowSecrets lets ShowUser answer with passwords.
 	PermShowSecrets Permission = "ShowSecrets"
+	// PermCreateSuperuser lets CreateUser and UpdateUser give the role
+	// options that reach beyond a user's own databases: SUPERUSER,
+	// REPLICATION, BYPASSRLS and CREATEROLE.
+	PermCreateSuperuser Permission = "CreateSuperuser"
 
 	PermCreatePgouser Permission = "CreatePgouser"
 	PermShowPgouser   Permission = "ShowPgouser"
@@ -49,7 +53,7 @@ var Permissions = []Permission{
 	PermShowNS, PermCreateNS, PermDeleteNS,
 	PermCreate, PermShow, PermUpdate, PermDelete, PermTest,
 	PermScale, PermScaledown, PermFailover, PermRestart,
-	PermCreateUser, PermShowUser, PermUpdateUser, PermDeleteUser, PermShowSecrets,
+	PermCreateUser, PermShowUser, PermUpdateUser, PermDeleteUser, PermShowSecrets, PermCreateSuperuser,
 	PermCreatePgouser, PermShowPgouser, PermUpdatePgouser, PermDeletePgouser,
 	PermCreatePgorole, PermShowPgorole, PermUpdatePgorole, PermDeletePgorole,
 }

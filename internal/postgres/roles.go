@@ -96,6 +96,22 @@ func ParseRoleOptions(options string) (RoleAttributes, error) {
 	return a, nil
 }
 
+// Privileged names the attributes that reach beyond the role's own
+// databases (SUPERUSER, REPLICATION, BYPASSRLS, CREATEROLE): whoever gives
+// them needs more than the right to create users.
+func (a RoleAttributes) Privileged() []string {
+	var names []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{a.Superuser, "SUPERUSER"}, {a.Replication, "REPLICATION"}, {a.BypassRLS, "BYPASSRLS"}, {a.CreateRole, "CREATEROLE"}} {
+		if f.on {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
 // SQL renders every attribute, so that an option taken out of the spec
 // goes back to its default.
 func (a RoleAttributes) SQL() string {

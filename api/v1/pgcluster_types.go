@@ -361,6 +361,10 @@ type PGBouncerSpec struct {
 	ServiceType corev1.ServiceType `json:"serviceType,omitempty"`
 }
 
+// ParameterValue is a postgresql.conf value.
+// +kubebuilder:validation:MaxLength=4096
+type ParameterValue string
+
 // PGConfigSpec is custom PostgreSQL configuration.
 type PGConfigSpec struct {
 	// Parameters are postgresql.conf settings, as strings ("200", "on",
@@ -371,7 +375,8 @@ type PGConfigSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_]*(\\\\.[a-z][a-z0-9_]*)?$'))",message="parameter names are lowercase PostgreSQL setting names, such as work_mem or pg_stat_statements.max"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'logging_collector', 'password_encryption', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_action', 'recovery_target_inclusive', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_timeline', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints']))",messageExpression="'parameter ' + self.filter(k, k in ['archive_command', 'archive_mode', 'cluster_name', 'config_file', 'data_directory', 'external_pid_file', 'hba_file', 'hot_standby', 'ident_file', 'listen_addresses', 'logging_collector', 'password_encryption', 'port', 'primary_conninfo', 'primary_slot_name', 'promote_trigger_file', 'recovery_target', 'recovery_target_action', 'recovery_target_inclusive', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_timeline', 'recovery_target_xid', 'restore_command', 'ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file', 'synchronous_standby_names', 'unix_socket_directories', 'wal_log_hints'])[0] + ' is set by pgo; remove it (use spec.port, spec.passwordType, spec.tls or spec.ha instead where they apply)'"
 	// +kubebuilder:validation:XValidation:rule="!('wal_level' in self) || self['wal_level'] in ['replica', 'logical']",message="wal_level must be replica or logical: streaming replicas need at least replica"
-	Parameters map[string]string `json:"parameters,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !self[k].matches('[\\\\x00\\\\n\\\\r]'))",message="a parameter value holds a line break or NUL, which would add a line to postgresql.conf; give the value on one line"
+	Parameters map[string]ParameterValue `json:"parameters,omitempty"`
 
 	// PgHBA are pg_hba.conf rules, such as "hostssl all all 0.0.0.0/0
 	// scram-sha-256". They come after the rules pgo needs for replication and
@@ -381,6 +386,8 @@ type PGConfigSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.all(r, r.matches('^(local(\\\\s+\\\\S+){3}|(host|hostssl|hostnossl|hostgssenc|hostnogssenc)(\\\\s+\\\\S+){4}).*$'))",message="each rule is a pg_hba.conf line: local DATABASE USER METHOD, or host (hostssl, hostnossl, hostgssenc, hostnogssenc) DATABASE USER ADDRESS METHOD"
+	// +kubebuilder:validation:XValidation:rule="self.all(r, !r.matches('[\\\\x00\\\\n\\\\r]'))",message="a rule holds a line break or NUL, which would add a rule to pg_hba.conf; give one rule per entry"
+	// +kubebuilder:validation:XValidation:rule="self.all(r, !r.matches('^(local(\\\\s+\\\\S+){2}|host\\\\S*(\\\\s+\\\\S+){3}|host\\\\S*(\\\\s+\\\\S+){4})\\\\s+trust(\\\\s|$)'))",message="a rule uses the trust method, which lets anyone who reaches the server in without a password; use scram-sha-256 or cert"
 	PgHBA []string `json:"pgHBA,omitempty"`
 }
 

@@ -302,6 +302,9 @@ func customConfig(c *checks, cm *corev1.ConfigMap) *pgov1.PGConfigSpec {
 		if k == customHBAKey {
 			for _, line := range strings.Split(v, "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+					if why := pgoapi.HBARuleProblem(line); why != "" {
+						c.add("customConfig", "ConfigMap %s: the pg_hba rule %q %s", cm.Name, line, why)
+					}
 					cfg.PgHBA = append(cfg.PgHBA, line)
 				}
 			}
@@ -311,10 +314,13 @@ func customConfig(c *checks, cm *corev1.ConfigMap) *pgov1.PGConfigSpec {
 			c.add("customConfig", "ConfigMap %s has the entry %q, which is neither a PostgreSQL setting name (such as work_mem) nor %s", cm.Name, k, customHBAKey)
 			continue
 		}
-		if cfg.Parameters == nil {
-			cfg.Parameters = map[string]string{}
+		if why := pgoapi.ParameterValueProblem(strings.TrimSpace(v)); why != "" {
+			c.add("customConfig", "ConfigMap %s: the value of %s %s", cm.Name, k, why)
 		}
-		cfg.Parameters[k] = strings.TrimSpace(v)
+		if cfg.Parameters == nil {
+			cfg.Parameters = map[string]pgov1.ParameterValue{}
+		}
+		cfg.Parameters[k] = pgov1.ParameterValue(strings.TrimSpace(v))
 	}
 	return cfg
 }

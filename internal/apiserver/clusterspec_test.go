@@ -177,6 +177,28 @@ func TestCustomConfigRefusesOddKeys(t *testing.T) {
 	}
 }
 
+// A custom configuration whose values would break postgresql.conf or
+// pg_hba.conf, or that lets users in with trust, is refused with the reason.
+func TestCustomConfigRefusesValuesThatBreakFiles(t *testing.T) {
+	for _, tc := range []struct {
+		data map[string]string
+		says string
+	}{
+		{map[string]string{"work_mem": "1MB\nfsync = off"}, "line break or NUL"},
+		{map[string]string{"pg_hba.conf": "hostssl all all 0.0.0.0/0 scram-sha-256\nhost all all 0.0.0.0/0 trust"}, "trust method"},
+	} {
+		_, err := clusterFromRequest("ns1", pgoapi.CreateClusterRequest{Name: "a", CustomConfig: "c"},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: tc.data}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%q: got %v, want a refusal saying %q", tc.data, err, tc.says)
+		}
+	}
+	if _, err := clusterFromRequest("ns1", pgoapi.CreateClusterRequest{Name: "a", CustomConfig: "c"},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: map[string]string{"work_mem": " 64MB\n", "pg_hba.conf": "hostssl all all 0.0.0.0/0 scram-sha-256\n# trust nobody\n"}}, nil); err != nil {
+		t.Errorf("a good custom configuration: %v", err)
+	}
+}
+
 func TestSplitWords(t *testing.T) {
 	got, err := splitWords(`--a=1  --b="x y" --c='p "q"'` + "\t--d")
 	if err != nil || !slices.Equal(got, []string{"--a=1", "--b=x y", `--c=p "q"`, "--d"}) {

@@ -217,7 +217,7 @@ func newCluster(ns, name string) *pgov1.PGCluster {
 			Replicas:       1,
 			PrimaryStorage: pgov1.PGStorage{StorageClassName: ptr.To("expandable"), Size: resource.MustParse("1Gi")},
 			WALStorage:     &pgov1.PGStorage{StorageClassName: ptr.To("fixed"), Size: resource.MustParse("1Gi")},
-			Config:         &pgov1.PGConfigSpec{Parameters: map[string]string{"work_mem": "8MB"}},
+			Config:         &pgov1.PGConfigSpec{Parameters: map[string]pgov1.ParameterValue{"work_mem": "8MB"}},
 			Metadata:       &pgov1.PGMetadata{Labels: map[string]string{"team": "a"}},
 		},
 	}

@@ -71,7 +71,12 @@ func DynamicConfig(c *pgov1.PGCluster) dcs.DynamicConfig {
 	dc.SynchronousMode, dc.SynchronousModeStrict = ha.SynchronousMode, ha.SynchronousModeStrict
 	dc.Pause = ha.Enabled != nil && !*ha.Enabled
 	if cfg := c.Spec.Config; cfg != nil {
-		dc.PostgreSQL.Parameters = cfg.Parameters
+		for k, v := range cfg.Parameters {
+			if dc.PostgreSQL.Parameters == nil {
+				dc.PostgreSQL.Parameters = map[string]string{}
+			}
+			dc.PostgreSQL.Parameters[k] = string(v)
+		}
 		dc.PostgreSQL.PgHBA = cfg.PgHBA
 	}
 	dc.PostgreSQL.TLSOnly = c.Spec.TLS != nil && c.Spec.TLS.TLSOnly

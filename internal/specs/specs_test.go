@@ -78,7 +78,7 @@ func hacluster() *pgov1.PGCluster {
 			NodeAffinity:    &pgov1.PGNodeAffinity{Key: "pool", Value: "db", Type: pgov1.NodeAffinityRequired},
 			PodAntiAffinity: pgov1.PodAntiAffinityPreferred,
 			Tolerations:     nil,
-			Config: &pgov1.PGConfigSpec{Parameters: map[string]string{"work_mem": "16MB"},
+			Config: &pgov1.PGConfigSpec{Parameters: map[string]pgov1.ParameterValue{"work_mem": "16MB"},
 				PgHBA: []string{"hostssl app reporting 10.0.0.0/8 scram-sha-256"}},
 			ServiceType: "ClusterIP",
 			Metadata:    &pgov1.PGMetadata{Labels: map[string]string{"team": "payments"}, Annotations: map[string]string{"example.com/owner": "payments"}},

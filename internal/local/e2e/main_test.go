@@ -90,6 +90,12 @@ func run(m *testing.M) int {
 		dumpLogs(dir)
 	}
 	env.Stop()
+	if code != 0 && !keep {
+		// A failed run's logs (the containers' among them) are what
+		// explains it: keep them.
+		keep = true
+		fmt.Fprintf(os.Stderr, "kept the state and logs of the failed run in %s\n", dir)
+	}
 	return code
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,9 @@ type globalFlags struct {
 	apiserverURL string
 	namespace    string
 	caCert       string
+	// insecureHTTP allows an http:// apiserver, whose requests carry the
+	// pgo user's password in clear.
+	insecureHTTP bool
 }
 
 // environment is what pgo reads from the process: variables and the home
@@ -24,10 +28,12 @@ type globalFlags struct {
 type environment struct {
 	getenv  func(string) string
 	homeDir func() (string, error)
+	// stderr takes warnings; none are written when it is nil.
+	stderr io.Writer
 }
 
 func osEnvironment() environment {
-	return environment{getenv: os.Getenv, homeDir: os.UserHomeDir}
+	return environment{getenv: os.Getenv, homeDir: os.UserHomeDir, stderr: os.Stderr}
 }
 
 // credentials are a pgo user's name and password.
@@ -59,6 +65,9 @@ func resolveConnection(flags globalFlags, env environment) (connection, error) {
 		return conn, err
 	}
 	conn.baseURL = u
+	if u.Scheme == "http" && !flags.insecureHTTP {
+		return conn, fmt.Errorf("apiserver address %s is plain HTTP, which sends the pgo user's password in clear; use https:// (with --pgo-ca-cert), or give --insecure-http for an apiserver you reach only on a trusted network", raw)
+	}
 
 	if u.Scheme == "https" {
 		conn.caFile = firstNonEmpty(flags.caCert, env.getenv(pgoapi.EnvCACert))
@@ -137,6 +146,9 @@ func resolveCredentials(env environment) (credentials, error) {
 	creds, err := parseUserFile(string(data))
 	if err != nil {
 		return credentials{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if info, err := os.Stat(file); err == nil && info.Mode().Perm()&0o077 != 0 && env.stderr != nil {
+		fmt.Fprintf(env.stderr, "pgo: warning: %s holds a password and others may read it (mode %04o); run chmod 600 %s\n", file, info.Mode().Perm(), file)
 	}
 	return creds, nil
 }

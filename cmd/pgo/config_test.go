@@ -132,8 +132,9 @@ func TestResolveConnection(t *testing.T) {
 		{name: "no CA", vars: with(map[string]string{"PGO_APISERVER_URL": "https://127.0.0.1:8443"}), wantErr: "no CA certificate to verify the apiserver with: give --pgo-ca-cert or set PGO_CA_CERT"},
 		{name: "CA missing", vars: with(map[string]string{"PGO_APISERVER_URL": "https://127.0.0.1:8443", "PGO_CA_CERT": filepath.Join(dir, "none.pem")}), wantErr: "reading the apiserver's CA certificate"},
 		{name: "CA not PEM", vars: with(map[string]string{"PGO_APISERVER_URL": "https://127.0.0.1:8443"}), flags: globalFlags{caCert: notPEM}, wantErr: "holds no PEM certificate"},
-		{name: "plain HTTP needs no CA", vars: with(map[string]string{"PGO_APISERVER_URL": "http://127.0.0.1:8080"})},
-		{name: "flag wins", vars: with(map[string]string{"PGO_APISERVER_URL": "bogus"}), flags: globalFlags{apiserverURL: "http://127.0.0.1:8080"}},
+		{name: "plain HTTP is refused", vars: with(map[string]string{"PGO_APISERVER_URL": "http://127.0.0.1:8080"}), wantErr: "is plain HTTP, which sends the pgo user's password in clear; use https://"},
+		{name: "plain HTTP with --insecure-http needs no CA", vars: with(map[string]string{"PGO_APISERVER_URL": "http://127.0.0.1:8080"}), flags: globalFlags{insecureHTTP: true}},
+		{name: "flag wins", vars: with(map[string]string{"PGO_APISERVER_URL": "bogus"}), flags: globalFlags{apiserverURL: "http://127.0.0.1:8080", insecureHTTP: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,5 +166,35 @@ func TestResolveNamespace(t *testing.T) {
 	}
 	if _, err := resolveNamespace(globalFlags{namespace: "Bad_NS"}, testEnv(nil, "")); err == nil || !strings.Contains(err.Error(), `namespace "Bad_NS" is invalid`) {
 		t.Errorf("bad namespace: error = %v", err)
+	}
+}
+
+// A ~/.pgouser that others may read draws a warning; one only its owner
+// reads does not.
+func TestUserFileReadableByOthersIsWarnedOf(t *testing.T) {
+	home := t.TempDir()
+	file := filepath.Join(home, ".pgouser")
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o640, true}, {0o600, false}} {
+		if err := os.WriteFile(file, []byte("admin:secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		env := testEnv(nil, home)
+		env.stderr = &stderr
+		if _, err := resolveCredentials(env); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(stderr.String(), "chmod 600 "+file); got != tc.warn {
+			t.Errorf("mode %04o: warning %q, want one: %v", tc.mode, stderr.String(), tc.warn)
+		}
+		if strings.Contains(stderr.String(), "secret") {
+			t.Errorf("the warning shows the password: %q", stderr.String())
+		}
 	}
 }

@@ -88,6 +88,7 @@ the file ~/.pgouser ("username:password").`,
 	pf.StringVar(&a.flags.apiserverURL, "apiserver-url", "", "the apiserver's URL, such as https://127.0.0.1:8443 (default $PGO_APISERVER_URL)")
 	pf.StringVarP(&a.flags.namespace, "namespace", "n", "", "the namespace to work in (default $PGO_NAMESPACE)")
 	pf.StringVar(&a.flags.caCert, "pgo-ca-cert", "", "the CA certificate (PEM) that signed the apiserver's certificate (default $PGO_CA_CERT)")
+	pf.BoolVar(&a.flags.insecureHTTP, "insecure-http", false, "allow an http:// apiserver address, whose requests carry the pgo password in clear")
 
 	create := &cobra.Command{Use: "create", Short: "Create a resource"}
 	show := &cobra.Command{Use: "show", Short: "Show resources"}

@@ -77,7 +77,8 @@ func verifier(t *testing.T, typ, user, password string) string {
 // log, although it logs every statement.
 func TestManagedRoles(t *testing.T) {
 	h := newHarness(t, 1, fastProfile, map[string]any{
-		"postgresql": map[string]any{"parameters": map[string]string{"log_statement": "all"}},
+		"postgresql": map[string]any{"parameters": map[string]string{
+			"log_statement": "all", "shared_preload_libraries": "pg_stat_statements"}},
 	})
 	// The harness grants the operator's Role, which reads the users Secret
 	// only.
@@ -217,10 +218,19 @@ func TestManagedRoles(t *testing.T) {
 	if !strings.Contains(log, "CREATE DATABASE reports") {
 		t.Error("PostgreSQL's log lacks the test's statements: is log_statement = all in effect?")
 	}
-	for _, secret := range []string{"SCRAM-SHA-256$", alice.Verifier, bob.Verifier, app.Verifier} {
+	for _, secret := range []string{"SCRAM-SHA-256$", alice.Verifier, bob.Verifier, app.Verifier, "app-secret"} {
 		if strings.Contains(log, secret) {
-			t.Errorf("the log holds a verifier (%.20s…)", secret)
+			t.Errorf("the log holds a verifier or password (%.20s…)", secret)
 		}
+	}
+	// Nor do the statistics of statements: the bootstrap sent the
+	// application user's verifier, not its password ("app-secret"), and
+	// neither is tracked.
+	if err := h.exec(primary, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.queryInt(primary, `SELECT count(*) FROM pg_stat_statements WHERE query ~ '(app-secret|SCRAM-SHA-256)'`); err != nil || n != 0 {
+		t.Errorf("pg_stat_statements holds %d statements with the application user's password or a verifier (%v)", n, err)
 	}
 }
 

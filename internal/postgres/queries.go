@@ -289,25 +289,23 @@ func (i *Instance) Checkpoint(ctx context.Context) error {
 }
 
 // CreateUserAndDatabase creates (or updates the password of) a login role
-// and a database it owns.
+// and a database it owns. The password never reaches the server: it sends
+// a SCRAM verifier, over the quiet connection.
 func (i *Instance) CreateUserAndDatabase(ctx context.Context, user, password, database string) error {
-	pool, err := i.Pool(ctx)
+	verifier, err := Verifier(PasswordSCRAM, user, password)
 	if err != nil {
 		return err
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, err := i.quietConn(ctx, "postgres")
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET log_statement = 'none'; SET log_min_duration_statement = -1`); err != nil {
-		return fmt.Errorf("turning statement logging off: %w", err)
-	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	role := fmt.Sprintf(`DO $$ BEGIN
 		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %[1]s) THEN
 			CREATE ROLE %[2]s WITH LOGIN;
 		END IF;
-	END $$; ALTER ROLE %[2]s WITH LOGIN PASSWORD %[3]s`, QuoteLiteral(user), QuoteIdentifier(user), QuoteLiteral(password))
+	END $$; ALTER ROLE %[2]s WITH LOGIN PASSWORD %[3]s`, QuoteLiteral(user), QuoteIdentifier(user), QuoteLiteral(verifier))
 	if _, err := conn.Exec(ctx, role); err != nil {
 		return fmt.Errorf("creating the user %s failed", user)
 	}

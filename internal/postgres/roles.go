@@ -425,8 +425,9 @@ func (i *Instance) dropRole(ctx context.Context, conn *pgx.Conn, role string, da
 }
 
 // quietConn connects to a database as the superuser over the Unix socket,
-// with statement logging off: its statements may carry verifiers, which
-// must reach neither the server's log nor pg_stat_statements.
+// with statement logging and activity tracking off: its statements may
+// carry verifiers, which must reach neither the server's log, nor
+// pg_stat_activity, nor pg_stat_statements.
 func (i *Instance) quietConn(ctx context.Context, database string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
@@ -440,7 +441,7 @@ func (i *Instance) quietConn(ctx context.Context, database string) (*pgx.Conn, e
 		return nil, fmt.Errorf("connecting to database %s: %w", database, err)
 	}
 	_, err = conn.Exec(ctx, `SET log_statement = 'none'; SET log_min_duration_statement = -1;
-		SET log_min_error_statement = 'panic'; SET lock_timeout = '10s'; SET statement_timeout = '60s'`)
+		SET log_min_error_statement = 'panic'; SET track_activities = off; SET lock_timeout = '10s'; SET statement_timeout = '60s'`)
 	if err == nil {
 		_, err = conn.Exec(ctx, `SET pg_stat_statements.track_utility = off`)
 	}

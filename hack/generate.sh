@@ -16,7 +16,10 @@ objects)
 	;;
 manifests)
 	go tool controller-gen crd paths=./api/... output:crd:artifacts:config="$out/config/crd/bases"
-	go tool controller-gen rbac:roleName=pgo-operator paths=./internal/... output:rbac:artifacts:config="$out/config/rbac"
+	# The controller and the apiserver run as different ServiceAccounts,
+	# each with the rights its own markers ask for.
+	go tool controller-gen rbac:roleName=pgo-operator paths=./internal/controller/... output:rbac:artifacts:config="$out/config/rbac"
+	go tool controller-gen rbac:roleName=pgo-apiserver paths=./internal/apiserver/... output:rbac:artifacts:config="$out/config/apiserver"
 	;;
 *)
 	echo "usage: $0 objects|manifests [output-root]" >&2

@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"pgo.dev/pgo/internal/controller"
 	"pgo.dev/pgo/internal/kubescheme"
@@ -22,7 +21,7 @@ import (
 func newControllerCommand() *cobra.Command {
 	var (
 		metricsAddr, probeAddr, namespace string
-		leaderElect                       bool
+		leaderElect, metricsSecure        bool
 		namespaces                        []string
 		qps                               float32
 		burst                             int
@@ -37,6 +36,10 @@ func newControllerCommand() *cobra.Command {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
 			log := ctrl.Log.WithName("controller")
 
+			metrics, err := controller.MetricsServerOptions(metricsAddr, metricsSecure)
+			if err != nil {
+				return err
+			}
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
 				return fmt.Errorf("finding the Kubernetes API (set KUBECONFIG or run in a pod): %w", err)
@@ -44,7 +47,7 @@ func newControllerCommand() *cobra.Command {
 			cfg.QPS, cfg.Burst = qps, burst
 			mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 				Scheme:                  kubescheme.Scheme,
-				Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+				Metrics:                 metrics,
 				HealthProbeBindAddress:  probeAddr,
 				LeaderElection:          leaderElect,
 				LeaderElectionID:        "pgo-controller",
@@ -79,7 +82,8 @@ func newControllerCommand() *cobra.Command {
 		},
 	}
 	flags := cmd.Flags()
-	flags.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the manager's metrics endpoint; 0 turns it off")
+	flags.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the manager's metrics endpoint; 0 turns it off; any but a loopback address needs --metrics-secure")
+	flags.BoolVar(&metricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the Kubernetes API authenticates and allows to get /metrics")
 	flags.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the /healthz and /readyz endpoints")
 	flags.BoolVar(&leaderElect, "leader-elect", false, "elect one active controller among replicas with a Lease")
 	flags.StringVar(&namespace, "leader-election-namespace", "pgo", "namespace of the leader election Lease")

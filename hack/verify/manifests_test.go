@@ -52,7 +52,8 @@ func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
 }
 
 // config/default installs pgo: it applies to a real API server, and the
-// operator's ServiceAccount gets what it needs and no more.
+// controller's and the apiserver's ServiceAccounts get what each needs and
+// no more.
 func TestInstallManifests(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
@@ -65,32 +66,52 @@ func TestInstallManifests(t *testing.T) {
 	}
 
 	operator := "system:serviceaccount:pgo:pgo-operator"
+	apiserver := "system:serviceaccount:pgo:pgo-apiserver"
 	access := []struct {
+		user                                          string
 		namespace, group, resource, subresource, verb string
 		allowed                                       bool
 	}{
-		{"app", "pgo.dev", "pgclusters", "", "watch", true},
-		{"app", "pgo.dev", "pgclusters", "status", "update", true},
-		{"app", "pgo.dev", "pgtasks", "", "create", true},
-		{"app", "pgo.dev", "pgschedules", "", "list", true},
-		{"app", "", "events", "", "create", true},
-		{"app", "apps", "statefulsets", "", "patch", true},
-		{"app", "", "secrets", "", "create", true},
-		{"app", "rbac.authorization.k8s.io", "roles", "", "create", true},
-		{"app", "coordination.k8s.io", "leases", "", "update", true},
-		{"app", "", "pods", "", "delete", true},
+		{operator, "app", "pgo.dev", "pgclusters", "", "watch", true},
+		{operator, "app", "pgo.dev", "pgclusters", "status", "update", true},
+		{operator, "app", "pgo.dev", "pgtasks", "", "create", true},
+		{operator, "app", "pgo.dev", "pgschedules", "", "list", true},
+		{operator, "app", "", "events", "", "create", true},
+		{operator, "app", "apps", "statefulsets", "", "patch", true},
+		{operator, "app", "", "secrets", "", "create", true},
+		{operator, "app", "rbac.authorization.k8s.io", "roles", "", "create", true},
+		{operator, "app", "coordination.k8s.io", "leases", "", "update", true},
+		{operator, "app", "", "pods", "", "delete", true},
+		// Its metrics endpoint asks who a scraper is.
+		{operator, "", "authentication.k8s.io", "tokenreviews", "", "create", true},
 		// Least privilege: nothing beyond what the reconcilers use.
-		{"app", "", "pods", "exec", "create", false},
-		{"app", "apps", "deployments", "", "create", false},
-		{"", "", "nodes", "", "list", false},
-		{"", "", "persistentvolumes", "", "delete", false},
-		{"", "rbac.authorization.k8s.io", "clusterroles", "", "create", false},
-		{"app", "pgo.dev", "pgclusters", "", "deletecollection", false},
-		{"", "apiextensions.k8s.io", "customresourcedefinitions", "", "update", false},
+		{operator, "app", "", "pods", "exec", "create", false},
+		{operator, "app", "apps", "deployments", "", "create", false},
+		{operator, "", "", "namespaces", "", "create", false},
+		{operator, "", "", "nodes", "", "list", false},
+		{operator, "", "", "persistentvolumes", "", "delete", false},
+		{operator, "", "rbac.authorization.k8s.io", "clusterroles", "", "create", false},
+		{operator, "app", "pgo.dev", "pgclusters", "", "deletecollection", false},
+		{operator, "", "apiextensions.k8s.io", "customresourcedefinitions", "", "update", false},
+		// The apiserver: what its handlers use, as its own ServiceAccount.
+		{apiserver, "pgo", "", "secrets", "", "get", true},
+		{apiserver, "app", "pgo.dev", "pgclusters", "", "create", true},
+		{apiserver, "", "", "namespaces", "", "create", true},
+		{apiserver, "app", "apps", "statefulsets", "", "patch", true},
+		// None of the controller's rights over what runs in a namespace.
+		{apiserver, "app", "", "serviceaccounts", "", "create", false},
+		{apiserver, "app", "rbac.authorization.k8s.io", "roles", "", "create", false},
+		{apiserver, "app", "rbac.authorization.k8s.io", "rolebindings", "", "create", false},
+		{apiserver, "app", "apps", "statefulsets", "", "create", false},
+		{apiserver, "app", "", "pods", "", "delete", false},
+		{apiserver, "app", "", "pods", "exec", "create", false},
+		{apiserver, "app", "pgo.dev", "pgtasks", "", "create", false},
+		{apiserver, "app", "", "secrets", "", "watch", false},
+		{apiserver, "pgo", "coordination.k8s.io", "leases", "", "update", false},
 	}
 	for _, a := range access {
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: operator,
+			User: a.user,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Namespace: a.namespace, Group: a.group, Resource: a.resource, Subresource: a.subresource, Verb: a.verb,
 			},
@@ -99,7 +120,7 @@ func TestInstallManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 		if review.Status.Allowed != a.allowed {
-			t.Errorf("%s may %s %s.%s/%s in %q: %v, want %v", operator, a.verb, a.resource, a.group, a.subresource, a.namespace, review.Status.Allowed, a.allowed)
+			t.Errorf("%s may %s %s.%s/%s in %q: %v, want %v", a.user, a.verb, a.resource, a.group, a.subresource, a.namespace, review.Status.Allowed, a.allowed)
 		}
 	}
 }

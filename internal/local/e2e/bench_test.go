@@ -46,7 +46,7 @@ func BenchmarkCreateCluster(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if err := env.WaitDeployment(ctx, "pgo", "pgo-operator", 2*time.Minute); err != nil {
+	if err := env.WaitPGO(ctx, 2*time.Minute); err != nil {
 		b.Fatal(err)
 	}
 	pgo := newPGO(b, ctx)

@@ -290,7 +290,7 @@ func testLosePrimaryNode(t *testing.T, ctx context.Context, c *pgov1.PGCluster) 
 	// second before the node stopped is on the new primary.
 	w.checkNoLossBefore(t, ctx, stopped.Add(-time.Second))
 	// pgo's own pods on that node are back too.
-	if err := env.WaitDeployment(ctx, "pgo", "pgo-operator", 2*time.Minute); err != nil {
+	if err := env.WaitPGO(ctx, 2*time.Minute); err != nil {
 		t.Error(err)
 	}
 }

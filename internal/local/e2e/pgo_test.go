@@ -119,7 +119,7 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	needEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	if err := env.WaitDeployment(ctx, "pgo", "pgo-operator", 2*time.Minute); err != nil {
+	if err := env.WaitPGO(ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	pgo := newPGO(t, ctx)

@@ -42,7 +42,7 @@ func BenchmarkSteadyState(b *testing.B) {
 	idle := time.Duration(envInt("PGO_BENCH_IDLE", 300)) * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
-	if err := env.WaitDeployment(ctx, "pgo", "pgo-operator", 2*time.Minute); err != nil {
+	if err := env.WaitPGO(ctx, 2*time.Minute); err != nil {
 		b.Fatal(err)
 	}
 	pgo := newPGO(b, ctx)

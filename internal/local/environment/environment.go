@@ -299,13 +299,27 @@ func (e *Env) Kubectl(ctx context.Context, stdin io.Reader, args ...string) ([]b
 	return out, nil
 }
 
-// installPGO applies config/default and waits for the operator to be
-// available.
+// installPGO applies config/default and waits for the operator and its
+// apiserver to be available.
 func (e *Env) installPGO(ctx context.Context) error {
 	if _, err := e.Kubectl(ctx, nil, "apply", "--server-side", "--force-conflicts", "-k", filepath.Join(e.opts.RepoRoot, "config", "default")); err != nil {
 		return err
 	}
-	return e.WaitDeployment(ctx, OperatorNamespace, "pgo-operator", 3*time.Minute)
+	return e.WaitPGO(ctx, 3*time.Minute)
+}
+
+// PGODeployments are the Deployments of the operator namespace that make
+// pgo: the controller and the apiserver.
+var PGODeployments = []string{"pgo-operator", "pgo-apiserver"}
+
+// WaitPGO waits until pgo's Deployments are available.
+func (e *Env) WaitPGO(ctx context.Context, timeout time.Duration) error {
+	for _, name := range PGODeployments {
+		if err := e.WaitDeployment(ctx, OperatorNamespace, name, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WaitDeployment waits until a Deployment's pods are all updated and

@@ -39,6 +39,12 @@ type createClusterFlags struct {
 	annotations []string
 	verifyTLS   bool
 	wait        waitFlags
+	// password and s3KeySecret are read once the other flags are checked;
+	// askS3KeySecret is true when a terminal will be asked for a missing
+	// S3 secret key.
+	password       secretFlag
+	s3KeySecret    secretFlag
+	askS3KeySecret bool
 }
 
 func addClusterCommands(a *app, root, create, show, update, del *cobra.Command) {
@@ -56,14 +62,17 @@ func addClusterCommands(a *app, root, create, show, update, del *cobra.Command) 
 }
 
 func newCreateClusterCommand(a *app) *cobra.Command {
-	var f createClusterFlags
+	f := createClusterFlags{
+		password:    secretFlag{name: "password"},
+		s3KeySecret: secretFlag{name: "pgbackrest-s3-key-secret"},
+	}
 	cmd := &cobra.Command{
 		Use:   "cluster NAME",
 		Short: "Create a PostgreSQL cluster",
 		Example: `  pgo create cluster hacluster --replica-count=1 --metrics
   pgo create cluster app --memory=1Gi --pvc-size=20Gi --pgbackrest-storage-type=posix,s3 \
       --pgbackrest-s3-bucket=backups --pgbackrest-s3-endpoint=s3.example.com \
-      --pgbackrest-s3-region=us-east-1 --pgbackrest-s3-key=KEY --pgbackrest-s3-key-secret=SECRET
+      --pgbackrest-s3-region=us-east-1 --pgbackrest-s3-key=KEY   # asks for the S3 secret key
   pgo create cluster app-copy --restore-from=app --restore-opts="--type=time --target='2026-11-27 11:59:59+00'"`,
 		Args: exactlyOneName("cluster"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -71,11 +80,17 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 			if cmd.Flags().Changed("pgbackrest-s3-verify-tls") {
 				f.req.PgBackRestS3VerifyTLS = &f.verifyTLS
 			}
+			if err := f.checkSecrets(cmd, a.terminal); err != nil {
+				return err
+			}
 			req, err := f.request()
 			if err != nil {
 				return err
 			}
 			if err := f.wait.check(); err != nil {
+				return err
+			}
+			if err := f.readSecrets(cmd, a.terminal, &req); err != nil {
 				return err
 			}
 			ns, c, err := a.namespacedClient()
@@ -85,6 +100,11 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 			var resp pgoapi.CreateClusterResponse
 			if err := c.post(cmd.Context(), pgoapi.ClustersPath(ns), req, &resp); err != nil {
 				return fmt.Errorf("creating cluster %s: %w", req.Name, err)
+			}
+			if req.Password != "" {
+				// The apiserver answers with the password; print it only
+				// when it generated it.
+				resp.Password = ""
 			}
 			if err := renderCreateCluster(cmd.OutOrStdout(), resp); err != nil {
 				return err
@@ -108,7 +128,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl.StringVar(&r.WALStorageConfig, "wal-storage-config", "", "StorageClass of a separate WAL volume per instance")
 	fl.StringVar(&r.WALStorageSize, "wal-storage-size", "", "size of a separate WAL volume per instance (default: --pvc-size)")
 	fl.StringVarP(&r.Username, "username", "u", "", "the application user (default testuser)")
-	fl.StringVar(&r.Password, "password", "", "the application user's password (default: generated)")
+	f.password.add(cmd, "the application user's password", " (default: generated)")
 	fl.StringVarP(&r.Database, "database", "d", "", "the application database (default: the cluster's name)")
 	fl.StringVar(&r.PasswordType, "password-type", "", "how passwords are stored: scram-sha-256 (default) or md5")
 	fl.BoolVar(&r.SyncReplication, "sync-replication", false, "commit only once a synchronous replica has the WAL")
@@ -129,7 +149,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl.StringVar(&r.PgBackRestS3Endpoint, "pgbackrest-s3-endpoint", "", "S3 endpoint, a host name with an optional port")
 	fl.StringVar(&r.PgBackRestS3Region, "pgbackrest-s3-region", "", "S3 region, such as us-east-1")
 	fl.StringVar(&r.PgBackRestS3Key, "pgbackrest-s3-key", "", "S3 access key")
-	fl.StringVar(&r.PgBackRestS3KeySecret, "pgbackrest-s3-key-secret", "", "S3 secret key")
+	f.s3KeySecret.add(cmd, "the S3 secret key", "")
 	fl.StringVar(&r.PgBackRestS3URIStyle, "pgbackrest-s3-uri-style", "", "host (default) or path")
 	fl.BoolVar(&f.verifyTLS, "pgbackrest-s3-verify-tls", true, "verify the S3 endpoint's certificate")
 	fl.StringVar(&r.PgBackRestS3CASecret, "pgbackrest-s3-ca-secret", "", "Secret with the S3 endpoint's CA certificate (key aws-s3-ca.crt)")
@@ -137,6 +157,46 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "pgBackRest restore options for --restore-from, such as \"--type=time --target='2026-11-27 11:59:59+00'\"")
 	f.wait.add(cmd)
 	return cmd
+}
+
+// checkSecrets refuses a secret given twice, or two secrets on one standard
+// input, and notes whether a terminal will be asked for the S3 secret key.
+func (f *createClusterFlags) checkSecrets(cmd *cobra.Command, terminal terminalFunc) error {
+	for _, s := range []*secretFlag{&f.password, &f.s3KeySecret} {
+		if err := s.check(cmd); err != nil {
+			return err
+		}
+	}
+	_, isTerminal := terminal(cmd.InOrStdin(), cmd.ErrOrStderr())
+	if f.password.stdin && f.s3KeySecret.stdin && !isTerminal {
+		return fmt.Errorf("give --%s or --%s, not both: standard input holds one secret (on a terminal, pgo asks for each)", f.password.stdinFlag(), f.s3KeySecret.stdinFlag())
+	}
+	f.req.PgBackRestS3KeySecret = f.s3KeySecret.value
+	f.askS3KeySecret = isTerminal && !f.s3KeySecret.given(cmd)
+	return nil
+}
+
+// readSecrets reads the application user's password and the S3 secret key
+// into req, once every other flag is known to be right.
+func (f *createClusterFlags) readSecrets(cmd *cobra.Command, terminal terminalFunc, req *pgoapi.CreateClusterRequest) error {
+	user := "the application user"
+	if req.Username != "" {
+		user = "user " + req.Username
+	}
+	pw, _, err := f.password.read(cmd, terminal, secretPrompt{text: fmt.Sprintf("Password for %s of cluster %s: ", user, req.Name), repeat: true})
+	if err != nil {
+		return err
+	}
+	req.Password = pw
+	if !strings.Contains(req.PgBackRestStorageType, "s3") {
+		return nil
+	}
+	key, _, err := f.s3KeySecret.read(cmd, terminal, secretPrompt{text: fmt.Sprintf("S3 secret key for bucket %s: ", req.PgBackRestS3Bucket), whenMissing: true})
+	if err != nil {
+		return err
+	}
+	req.PgBackRestS3KeySecret = key
+	return nil
 }
 
 // request checks the flags and builds the request.
@@ -234,7 +294,7 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 	if r.Annotations, err = parseKeyValues("--annotation", f.annotations, false); err != nil {
 		return r, err
 	}
-	if err := checkS3Flags(r); err != nil {
+	if err := checkS3Flags(r, f.s3KeySecret.stdin, f.askS3KeySecret); err != nil {
 		return r, err
 	}
 	if r.RestoreFrom != "" {
@@ -257,8 +317,9 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 }
 
 // checkS3Flags checks that the S3 flags come with an S3 repository, and that
-// an S3 repository has what it needs.
-func checkS3Flags(r pgoapi.CreateClusterRequest) error {
+// an S3 repository has what it needs: its secret key may come later, from
+// standard input (keySecretStdin) or a prompt (askKeySecret).
+func checkS3Flags(r pgoapi.CreateClusterRequest, keySecretStdin, askKeySecret bool) error {
 	s3 := strings.Contains(r.PgBackRestStorageType, "s3")
 	given := map[string]string{
 		"--pgbackrest-s3-bucket":     r.PgBackRestS3Bucket,
@@ -283,10 +344,17 @@ func checkS3Flags(r pgoapi.CreateClusterRequest) error {
 		if r.PgBackRestS3VerifyTLS != nil {
 			return fmt.Errorf("--pgbackrest-s3-verify-tls needs --pgbackrest-storage-type=s3 or posix,s3")
 		}
+		if keySecretStdin {
+			return fmt.Errorf("--pgbackrest-s3-key-secret-stdin needs --pgbackrest-storage-type=s3 or posix,s3")
+		}
 		return nil
 	}
+	required := []string{"--pgbackrest-s3-bucket", "--pgbackrest-s3-endpoint", "--pgbackrest-s3-region", "--pgbackrest-s3-key"}
+	if !keySecretStdin && !askKeySecret {
+		required = append(required, "--pgbackrest-s3-key-secret")
+	}
 	var missing []string
-	for _, flag := range []string{"--pgbackrest-s3-bucket", "--pgbackrest-s3-endpoint", "--pgbackrest-s3-region", "--pgbackrest-s3-key", "--pgbackrest-s3-key-secret"} {
+	for _, flag := range required {
 		if given[flag] == "" {
 			missing = append(missing, flag)
 		}
@@ -310,7 +378,11 @@ func renderCreateCluster(w io.Writer, resp pgoapi.CreateClusterResponse) error {
 	ew.printf("workflow id: %s\n", resp.WorkflowID)
 	ew.printf("database name: %s\n", resp.Database)
 	ew.printf("users:\n")
-	ew.printf("\tusername: %s password: %s\n", resp.Username, resp.Password)
+	password := resp.Password
+	if password == "" {
+		password = "(as given)"
+	}
+	ew.printf("\tusername: %s password: %s\n", resp.Username, password)
 	return ew.err
 }
 

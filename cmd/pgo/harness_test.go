@@ -163,10 +163,22 @@ type result struct {
 
 // run runs pgo with args, the environment vars, HOME home and stdin.
 func run(vars map[string]string, home, stdin string, args ...string) result {
+	return runApp(newTestApp(vars, home), stdin, args...)
+}
+
+// newTestApp is pgo with the environment vars, HOME home, a fixed clock and
+// a standard input that is not a terminal.
+func newTestApp(vars map[string]string, home string) *app {
 	a := newApp(testEnv(vars, home))
 	a.pollInterval = time.Millisecond
 	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return clock }
+	a.terminal = func(io.Reader, io.Writer) (prompter, bool) { return nil, false }
+	return a
+}
+
+// runApp runs a with args and stdin.
+func runApp(a *app, stdin string, args ...string) result {
 	root := newRootCommand(a)
 	var stdout, stderr bytes.Buffer
 	root.SetArgs(args)

@@ -89,7 +89,7 @@ func TestBadInput(t *testing.T) {
 		// users
 		{"create user no username", []string{"create", "user", "hacluster"}, "--username is required"},
 		{"create user pg_", []string{"create", "user", "hacluster", "--username=pg_app"}, "starts with pg_"},
-		{"create user short password", []string{"create", "user", "hacluster", "--username=app", "--password=short"}, "--password is shorter than 8 characters"},
+		{"create user short password", []string{"create", "user", "hacluster", "--username=app", "--password=short"}, "--password: the password is shorter than 8 characters"},
 		{"create user password and length", []string{"create", "user", "hacluster", "--username=app", "--password=longenough", "--password-length=30"}, "give --password or --password-length, not both"},
 		{"create user length", []string{"create", "user", "hacluster", "--username=app", "--password-length=4"}, "--password-length 4 is out of range; give 8 to 128"},
 		{"create user valid days", []string{"create", "user", "hacluster", "--username=app", "--valid-days=-3"}, "--valid-days -3 must not be negative"},
@@ -102,7 +102,8 @@ func TestBadInput(t *testing.T) {
 		{"delete user no username", []string{"delete", "user", "hacluster"}, "--username is required"},
 
 		// pgo users and roles, namespaces
-		{"create pgouser password", []string{"create", "pgouser", "bob", "--pgouser-roles=readonly", "--all-namespaces"}, "--pgouser-password must be at least 8 characters long"},
+		{"create pgouser password", []string{"create", "pgouser", "bob", "--pgouser-roles=readonly", "--all-namespaces"}, "a pgo user needs a password: give it on standard input with --pgouser-password-stdin"},
+		{"create pgouser short password", []string{"create", "pgouser", "bob", "--pgouser-password=short", "--pgouser-roles=readonly", "--all-namespaces"}, "--pgouser-password: the password must be at least 8 characters long"},
 		{"create pgouser roles", []string{"create", "pgouser", "bob", "--pgouser-password=longenough", "--all-namespaces"}, "--pgouser-roles is required"},
 		{"create pgouser namespaces", []string{"create", "pgouser", "bob", "--pgouser-password=longenough", "--pgouser-roles=readonly"}, "give --pgouser-namespaces or --all-namespaces"},
 		{"create pgouser both namespaces", []string{"create", "pgouser", "bob", "--pgouser-password=longenough", "--pgouser-roles=readonly", "--pgouser-namespaces=a", "--all-namespaces"}, "give --pgouser-namespaces or --all-namespaces, not both"},

@@ -31,10 +31,12 @@ type app struct {
 	// clock of its progress lines.
 	pollInterval time.Duration
 	now          func() time.Time
+	// terminal asks for secrets when standard input is a terminal.
+	terminal terminalFunc
 }
 
 func newApp(env environment) *app {
-	return &app{env: env, pollInterval: 2 * time.Second, now: time.Now}
+	return &app{env: env, pollInterval: 2 * time.Second, now: time.Now, terminal: osTerminal}
 }
 
 // client connects to the apiserver on first use, so that input is checked

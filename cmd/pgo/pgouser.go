@@ -21,6 +21,7 @@ const (
 	pgouserKind            = "pgo user"
 	pgoroleKind            = "pgo role"
 	flagPgouserPassword    = "pgouser-password"
+	flagPgouserPasswordIn  = flagPgouserPassword + "-stdin"
 	flagPgouserRoles       = "pgouser-roles"
 	flagPgouserNamespaces  = "pgouser-namespaces"
 	flagAllNamespaces      = "all-namespaces"
@@ -59,12 +60,17 @@ func pgoNameValidator(kind string) func(string) error {
 
 func checkPgouserPassword(pw string) error {
 	if len(pw) < minPgouserPasswordLen {
-		return fmt.Errorf("--%s must be at least %d characters long", flagPgouserPassword, minPgouserPasswordLen)
+		return fmt.Errorf("the password must be at least %d characters long", minPgouserPasswordLen)
 	}
 	if strings.ContainsAny(pw, "\x00\n\r") {
-		return fmt.Errorf("--%s must not hold NUL or line breaks", flagPgouserPassword)
+		return fmt.Errorf("the password must not hold NUL or line breaks")
 	}
 	return nil
+}
+
+// pgouserPasswordPrompt asks for a pgo user's new password on a terminal.
+func pgouserPasswordPrompt(name string, whenMissing bool) secretPrompt {
+	return secretPrompt{text: fmt.Sprintf("Password for pgo user %s: ", name), repeat: true, whenMissing: whenMissing}
 }
 
 func checkRoleNames(roles []string) error {
@@ -89,18 +95,22 @@ func checkNamespaces(namespaces []string, all bool) error {
 }
 
 func newCreatePgouserCommand(a *app) *cobra.Command {
-	var req pgoapi.CreatePgouserRequest
+	var (
+		req      pgoapi.CreatePgouserRequest
+		password = secretFlag{name: flagPgouserPassword}
+	)
 	cmd := &cobra.Command{
-		Use:     "pgouser NAME",
-		Short:   "Create a pgo user: who may call the apiserver, with which roles, in which namespaces",
-		Example: "  pgo create pgouser alice --pgouser-password=change-me-now --pgouser-roles=pgoadmin --pgouser-namespaces=app1,app2",
-		Args:    exactlyOneName(pgouserKind),
+		Use:   "pgouser NAME",
+		Short: "Create a pgo user: who may call the apiserver, with which roles, in which namespaces",
+		Example: `  pgo create pgouser alice --pgouser-roles=pgoadmin --pgouser-namespaces=app1,app2   # asks for the password
+  printf '%s' "$PASSWORD" | pgo create pgouser alice --pgouser-password-stdin --pgouser-roles=readonly --all-namespaces`,
+		Args: exactlyOneName(pgouserKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
 			if err := validatePgoName(pgouserKind, req.Name); err != nil {
 				return err
 			}
-			if err := checkPgouserPassword(req.Password); err != nil {
+			if err := password.check(cmd); err != nil {
 				return err
 			}
 			if len(req.Roles) == 0 {
@@ -115,6 +125,17 @@ func newCreatePgouserCommand(a *app) *cobra.Command {
 			if len(req.Namespaces) == 0 && !req.AllNamespaces {
 				return fmt.Errorf("give --%s or --%s: the namespaces the user may access", flagPgouserNamespaces, flagAllNamespaces)
 			}
+			pw, from, err := password.read(cmd, a.terminal, pgouserPasswordPrompt(req.Name, true))
+			if err != nil {
+				return err
+			}
+			if from == "" && pw == "" {
+				return fmt.Errorf("a pgo user needs a password: give it on standard input with --%s, or run pgo on a terminal to be asked for it", flagPgouserPasswordIn)
+			}
+			if err := checkPgouserPassword(pw); err != nil {
+				return secretError(from, err)
+			}
+			req.Password = pw
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -127,8 +148,8 @@ func newCreatePgouserCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
+	password.add(cmd, "the pgo user's password", " (at least 8 characters)")
 	fl := cmd.Flags()
-	fl.StringVar(&req.Password, flagPgouserPassword, "", "the pgo user's password (at least 8 characters)")
 	fl.StringSliceVar(&req.Roles, flagPgouserRoles, nil, "pgo roles of the user, comma-separated")
 	fl.StringSliceVar(&req.Namespaces, flagPgouserNamespaces, nil, "namespaces the user may access, comma-separated")
 	fl.BoolVar(&req.AllNamespaces, flagAllNamespaces, false, "let the user access every namespace")
@@ -177,7 +198,7 @@ func renderPgousers(w io.Writer, resp pgoapi.ShowPgouserResponse) error {
 
 func newUpdatePgouserCommand(a *app) *cobra.Command {
 	var (
-		password      string
+		password      = secretFlag{name: flagPgouserPassword}
 		roles         []string
 		namespaces    []string
 		allNamespaces bool
@@ -185,7 +206,7 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "pgouser NAME",
 		Short:   "Change a pgo user's password, roles or namespaces",
-		Example: "  pgo update pgouser admin --pgouser-password=a-new-password\n  pgo update pgouser alice --pgouser-namespaces=app1 --pgouser-roles=readonly",
+		Example: "  pgo update pgouser admin --pgouser-password-stdin   # asks for the password on a terminal\n  pgo update pgouser alice --pgouser-namespaces=app1 --pgouser-roles=readonly",
 		Args:    exactlyOneName(pgouserKind),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -193,13 +214,10 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 			if err := validatePgoName(pgouserKind, name); err != nil {
 				return err
 			}
-			var req pgoapi.UpdatePgouserRequest
-			if changed(flagPgouserPassword) {
-				if err := checkPgouserPassword(password); err != nil {
-					return err
-				}
-				req.Password = &password
+			if err := password.check(cmd); err != nil {
+				return err
 			}
+			var req pgoapi.UpdatePgouserRequest
 			if changed(flagPgouserRoles) {
 				if len(roles) == 0 {
 					return fmt.Errorf("--%s is empty; a pgo user needs at least one role", flagPgouserRoles)
@@ -220,8 +238,18 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 			if changed(flagAllNamespaces) {
 				req.AllNamespaces = &allNamespaces
 			}
+			if password.given(cmd) {
+				pw, from, err := password.read(cmd, a.terminal, pgouserPasswordPrompt(name, false))
+				if err != nil {
+					return err
+				}
+				if err := checkPgouserPassword(pw); err != nil {
+					return secretError(from, err)
+				}
+				req.Password = &pw
+			}
 			if req == (pgoapi.UpdatePgouserRequest{}) {
-				return fmt.Errorf("nothing to change: give --%s, --%s, --%s or --%s", flagPgouserPassword, flagPgouserRoles, flagPgouserNamespaces, flagAllNamespaces)
+				return fmt.Errorf("nothing to change: give --%s, --%s, --%s or --%s", flagPgouserPasswordIn, flagPgouserRoles, flagPgouserNamespaces, flagAllNamespaces)
 			}
 			c, err := a.client()
 			if err != nil {
@@ -235,8 +263,8 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
+	password.add(cmd, "a new password", " (at least 8 characters)")
 	fl := cmd.Flags()
-	fl.StringVar(&password, flagPgouserPassword, "", "a new password (at least 8 characters)")
 	fl.StringSliceVar(&roles, flagPgouserRoles, nil, "the user's pgo roles, comma-separated (replaces them)")
 	fl.StringSliceVar(&namespaces, flagPgouserNamespaces, nil, "the namespaces the user may access, comma-separated (replaces them)")
 	fl.BoolVar(&allNamespaces, flagAllNamespaces, false, "let the user access every namespace")

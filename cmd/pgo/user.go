@@ -30,14 +30,17 @@ func addUserCommands(a *app, create, show, update, del *cobra.Command) {
 
 func newCreateUserCommand(a *app) *cobra.Command {
 	var (
-		req    pgoapi.CreateUserRequest
-		output string
+		req      pgoapi.CreateUserRequest
+		password = secretFlag{name: "password"}
+		output   string
 	)
 	cmd := &cobra.Command{
-		Use:     "user CLUSTER --username=NAME",
-		Short:   "Create a database user in a cluster",
-		Example: "  pgo create user hacluster --username=orion --databases=hacluster\n  pgo create user hacluster --username=app --password-length=32 --valid-days=30",
-		Args:    exactlyOneName("cluster"),
+		Use:   "user CLUSTER --username=NAME",
+		Short: "Create a database user in a cluster",
+		Example: `  pgo create user hacluster --username=orion --databases=hacluster
+  pgo create user hacluster --username=app --password-length=32 --valid-days=30
+  printf '%s' "$PASSWORD" | pgo create user hacluster --username=app --password-stdin`,
+		Args: exactlyOneName("cluster"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cluster := args[0]
 			if err := checkOutputFormat(output); err != nil {
@@ -49,11 +52,11 @@ func newCreateUserCommand(a *app) *cobra.Command {
 			if err := validateRoleName("--username", req.Username); err != nil {
 				return err
 			}
-			if req.Password != "" && cmd.Flags().Changed("password-length") {
-				return fmt.Errorf("give --password or --password-length, not both: the length is for a generated password")
-			}
-			if err := checkPassword(req.Password); err != nil {
+			if err := password.check(cmd); err != nil {
 				return err
+			}
+			if password.given(cmd) && cmd.Flags().Changed("password-length") {
+				return fmt.Errorf("give %s or --password-length, not both: the length is for a generated password", password.givenAs(cmd))
 			}
 			if cmd.Flags().Changed("password-length") {
 				if err := checkRange("--password-length", req.PasswordLength, minPasswordLength, maxPasswordLength); err != nil {
@@ -71,6 +74,14 @@ func newCreateUserCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
+			pw, from, err := password.read(cmd, a.terminal, userPasswordPrompt(req.Username, cluster))
+			if err != nil {
+				return err
+			}
+			if err := checkPassword(pw); err != nil {
+				return secretError(from, err)
+			}
+			req.Password = pw
 			ns, c, err := a.namespacedClient()
 			if err != nil {
 				return err
@@ -79,12 +90,17 @@ func newCreateUserCommand(a *app) *cobra.Command {
 			if err := c.post(cmd.Context(), pgoapi.ClusterUsersPath(ns, cluster), req, &resp); err != nil {
 				return fmt.Errorf("creating user %s in cluster %s: %w", req.Username, cluster, err)
 			}
+			if req.Password != "" {
+				// The apiserver answers with the password; print it only
+				// when it generated it.
+				resp.User.Password = ""
+			}
 			return render(cmd.OutOrStdout(), output, pgoapi.ShowUserResponse{Users: []pgoapi.User{resp.User}}, renderUsers)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&req.Username, "username", "", "the user's name")
-	fl.StringVar(&req.Password, "password", "", "the user's password (default: generated)")
+	password.add(cmd, "the user's password", " (default: generated)")
 	fl.IntVar(&req.PasswordLength, "password-length", 0, "length of a generated password (default 24)")
 	fl.StringVar(&req.PasswordType, "password-type", "", "scram-sha-256 or md5 (default: the cluster's)")
 	fl.IntVar(&req.ValidDays, "valid-days", 0, "days until the password expires (default: never)")
@@ -100,12 +116,17 @@ func checkPassword(pw string) error {
 		return nil
 	}
 	if len(pw) < minPasswordLength {
-		return fmt.Errorf("--password is shorter than %d characters; give a longer one, or leave it out to have one generated", minPasswordLength)
+		return fmt.Errorf("the password is shorter than %d characters; give a longer one, or leave it out to have one generated", minPasswordLength)
 	}
 	if strings.ContainsAny(pw, "\x00\n\r") {
-		return fmt.Errorf("--password must not hold NUL or line breaks")
+		return fmt.Errorf("the password must not hold NUL or line breaks")
 	}
 	return nil
+}
+
+// userPasswordPrompt asks for a database user's new password on a terminal.
+func userPasswordPrompt(username, cluster string) secretPrompt {
+	return secretPrompt{text: fmt.Sprintf("Password for user %s of cluster %s: ", username, cluster), repeat: true}
 }
 
 func newShowUserCommand(a *app) *cobra.Command {
@@ -187,30 +208,27 @@ func formatExpiry(u pgoapi.User) string {
 
 // updateUserFlags are the flags of `pgo update user`.
 type updateUserFlags struct {
-	username, password, passwordType string
-	rotate, expire                   bool
-	passwordLength, validDays        int
-	databases                        []string
-	output                           string
+	username, passwordType    string
+	password                  secretFlag
+	rotate, expire            bool
+	passwordLength, validDays int
+	databases                 []string
+	output                    string
 }
 
-func (f *updateUserFlags) request(cmd *cobra.Command) (pgoapi.UpdateUserRequest, error) {
+// request checks the flags, reads a new password last, and builds the
+// request.
+func (f *updateUserFlags) request(cmd *cobra.Command, cluster string, terminal terminalFunc) (pgoapi.UpdateUserRequest, error) {
 	var req pgoapi.UpdateUserRequest
 	changed := cmd.Flags().Changed
 	if err := validateRoleName("--username", f.username); err != nil {
 		return req, err
 	}
-	if changed("password") && f.rotate {
-		return req, fmt.Errorf("give --password or --rotate-password, not both")
+	if err := f.password.check(cmd); err != nil {
+		return req, err
 	}
-	if changed("password") {
-		if f.password == "" {
-			return req, fmt.Errorf("--password is empty; give a password, or --rotate-password to have one generated")
-		}
-		if err := checkPassword(f.password); err != nil {
-			return req, err
-		}
-		req.Password = &f.password
+	if f.password.given(cmd) && f.rotate {
+		return req, fmt.Errorf("give %s or --rotate-password, not both", f.password.givenAs(cmd))
 	}
 	if changed("password-length") {
 		if !f.rotate {
@@ -247,8 +265,21 @@ func (f *updateUserFlags) request(cmd *cobra.Command) (pgoapi.UpdateUserRequest,
 		dbs := f.databases
 		req.Databases = &dbs
 	}
+	if f.password.given(cmd) {
+		pw, from, err := f.password.read(cmd, terminal, userPasswordPrompt(f.username, cluster))
+		if err != nil {
+			return req, err
+		}
+		if pw == "" {
+			return req, fmt.Errorf("%s is empty; give a password, or --rotate-password to have one generated", from)
+		}
+		if err := checkPassword(pw); err != nil {
+			return req, secretError(from, err)
+		}
+		req.Password = &pw
+	}
 	if req.Password == nil && !req.RotatePassword && req.PasswordType == nil && req.ValidDays == nil && !req.ExpireUser && req.Databases == nil {
-		return req, fmt.Errorf("nothing to change: give --password, --rotate-password, --password-type, --valid-days, --expire-user or --databases")
+		return req, fmt.Errorf("nothing to change: give --password-stdin, --rotate-password, --password-type, --valid-days, --expire-user or --databases")
 	}
 	return req, nil
 }
@@ -259,6 +290,7 @@ func newUpdateUserCommand(a *app) *cobra.Command {
 		Use:   "user CLUSTER --username=NAME",
 		Short: "Change a database user's password, its expiry or its databases",
 		Example: `  pgo update user hacluster --username=orion --rotate-password
+  pgo update user hacluster --username=orion --password-stdin   # asks for the password on a terminal
   pgo update user hacluster --username=orion --valid-days=30
   pgo update user hacluster --username=orion --expire-user`,
 		Args: exactlyOneName("cluster"),
@@ -270,7 +302,7 @@ func newUpdateUserCommand(a *app) *cobra.Command {
 			if err := validateClusterName(cluster); err != nil {
 				return err
 			}
-			req, err := f.request(cmd)
+			req, err := f.request(cmd, cluster, a.terminal)
 			if err != nil {
 				return err
 			}
@@ -282,12 +314,18 @@ func newUpdateUserCommand(a *app) *cobra.Command {
 			if err := c.patch(cmd.Context(), pgoapi.ClusterUserPath(ns, cluster, f.username), req, &resp); err != nil {
 				return fmt.Errorf("updating user %s of cluster %s: %w", f.username, cluster, err)
 			}
+			if req.Password != nil {
+				// The apiserver answers with the password; print it only
+				// when it generated it.
+				resp.User.Password = ""
+			}
 			return render(cmd.OutOrStdout(), f.output, pgoapi.ShowUserResponse{Users: []pgoapi.User{resp.User}}, renderUsers)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.username, "username", "", "the user to change")
-	fl.StringVar(&f.password, "password", "", "a new password")
+	f.password = secretFlag{name: "password"}
+	f.password.add(cmd, "a new password", "")
 	fl.BoolVar(&f.rotate, "rotate-password", false, "generate a new password")
 	fl.IntVar(&f.passwordLength, "password-length", 0, "length of the generated password, with --rotate-password (default 24)")
 	fl.StringVar(&f.passwordType, "password-type", "", "scram-sha-256 or md5 (the password is set again)")

@@ -616,6 +616,10 @@ const (
 	PhaseFailed       PGClusterPhase = "Failed"
 )
 
+// DefaultPostgresVersion is the PostgreSQL major version of a cluster that
+// names none (the default marker of postgresVersion).
+const DefaultPostgresVersion int32 = 15
+
 // Condition types of a PGCluster.
 const (
 	// ClusterReady is true when the primary accepts connections and every
@@ -630,6 +634,10 @@ const (
 	// ClusterStorageResized is false when a larger volume size cannot be
 	// applied; the message says why.
 	ClusterStorageResized = "StorageResized"
+	// ClusterRefused is true when pgo will not run the cluster where or
+	// as it is (its namespace, PostgreSQL version or image is not allowed)
+	// and has created nothing for it; the message says why.
+	ClusterRefused = "Refused"
 )
 
 // PGClusterStatus is the cluster as pgo last observed it.
@@ -642,7 +650,7 @@ type PGClusterStatus struct {
 	// +optional
 	Phase PGClusterPhase `json:"phase,omitempty"`
 
-	// Conditions: Ready, Progressing, Degraded, StorageResized.
+	// Conditions: Ready, Progressing, Degraded, StorageResized, Refused.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
@@ -15,6 +14,7 @@ import (
 	"pgo.dev/pgo/internal/apiserver"
 	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/version"
 )
 
@@ -23,6 +23,8 @@ func newAPIServerCommand() *cobra.Command {
 	var (
 		opts                  apiserver.Options
 		namespace, namespaces string
+		postgresImages        string
+		allowedImages         string
 		zapOptions            = zap.Options{}
 	)
 	cmd := &cobra.Command{
@@ -55,10 +57,12 @@ environment variable named in its help.`,
 			}
 			s := apiserver.New(c, namespace, log)
 			s.Discovery = disc
-			for _, ns := range strings.Split(namespaces, ",") {
-				if ns = strings.TrimSpace(ns); ns != "" {
-					s.Namespaces = append(s.Namespaces, ns)
-				}
+			s.Config, err = pgoconfig.New(namespace, func(env string) string {
+				return map[string]string{pgoapi.EnvNamespaces: namespaces, pgoconfig.EnvPostgresImages: postgresImages,
+					pgoconfig.EnvAllowedImages: allowedImages}[env]
+			})
+			if err != nil {
+				return err
 			}
 			log.Info("apiserver", "version", version.Version)
 			return s.Run(cmd.Context(), opts)
@@ -75,7 +79,9 @@ environment variable named in its help.`,
 	str(&opts.Address, "address", pgoapi.EnvServerAddress, pgoapi.DefaultAddress, "address to listen on, such as :8443 or the pod IP and port")
 	str(&opts.CertFile, "tls-cert-file", pgoapi.EnvTLSCertFile, "", "certificate to serve; without it the apiserver makes one, kept in the Secret "+pgoapi.TLSSecret)
 	str(&opts.KeyFile, "tls-key-file", pgoapi.EnvTLSKeyFile, "", "key of --tls-cert-file")
-	str(&namespaces, "namespaces", pgoapi.EnvNamespaces, "", "namespaces pgo serves, comma-separated; all when empty (as the controller's --namespaces)")
+	str(&namespaces, "namespaces", pgoapi.EnvNamespaces, "", "namespaces pgo works in, comma-separated; when empty, those labelled "+pgoapi.LabelNamespace+"=true (as the controller's --namespaces)")
+	str(&postgresImages, "postgres-images", pgoconfig.EnvPostgresImages, pgoconfig.DefaultPostgresImages, "VERSION=IMAGE pairs: the PostgreSQL major versions clusters may run (as the controller's --postgres-images)")
+	str(&allowedImages, "allowed-images", pgoconfig.EnvAllowedImages, "", "more images clusters may name, comma-separated patterns (as the controller's --allowed-images)")
 	f.StringSliceVar(&opts.Hosts, "tls-san", nil, "more DNS names or IP addresses for the certificate the apiserver makes")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOptions.BindFlags(logFlags)

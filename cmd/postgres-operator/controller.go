@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,8 @@ import (
 
 	"pgo.dev/pgo/internal/controller"
 	"pgo.dev/pgo/internal/kubescheme"
+	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/version"
 )
@@ -21,6 +25,8 @@ import (
 func newControllerCommand() *cobra.Command {
 	var (
 		metricsAddr, probeAddr, namespace string
+		operatorNamespace, postgresImages string
+		allowedImages                     string
 		leaderElect, metricsSecure        bool
 		namespaces                        []string
 		qps                               float32
@@ -40,6 +46,21 @@ func newControllerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			config, err := pgoconfig.New(operatorNamespace, func(env string) string {
+				switch env {
+				case pgoconfig.EnvPostgresImages:
+					return postgresImages
+				case pgoconfig.EnvAllowedImages:
+					return allowedImages
+				case pgoapi.EnvNamespaces:
+					return strings.Join(namespaces, ",")
+				}
+				return ""
+			})
+			if err != nil {
+				return err
+			}
+			specOptions.PostgresImages = config.PostgresImages
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
 				return fmt.Errorf("finding the Kubernetes API (set KUBECONFIG or run in a pod): %w", err)
@@ -66,6 +87,7 @@ func newControllerCommand() *cobra.Command {
 				Scheme:   mgr.GetScheme(),
 				Recorder: mgr.GetEventRecorder("pgo"),
 				Options:  specOptions,
+				Config:   config,
 			}
 			if err := reconciler.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("setting up the PGCluster controller: %w", err)
@@ -87,11 +109,19 @@ func newControllerCommand() *cobra.Command {
 	flags.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of the /healthz and /readyz endpoints")
 	flags.BoolVar(&leaderElect, "leader-elect", false, "elect one active controller among replicas with a Lease")
 	flags.StringVar(&namespace, "leader-election-namespace", "pgo", "namespace of the leader election Lease")
-	flags.StringSliceVar(&namespaces, "namespaces", nil, "namespaces to serve, comma-separated; all when empty")
+	flags.StringSliceVar(&namespaces, "namespaces", pgoconfig.List(os.Getenv(pgoapi.EnvNamespaces)), "namespaces to serve, comma-separated; when empty, those labelled "+pgoapi.LabelNamespace+"=true ($"+pgoapi.EnvNamespaces+")")
 	flags.Float32Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the Kubernetes API, on average")
 	flags.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "requests to the Kubernetes API in a burst")
 	flags.StringVar(&specOptions.OperatorImage, "operator-image", specOptions.OperatorImage, "image with this binary, which database pods run as their instance manager")
-	flags.StringVar(&specOptions.PostgresImage, "postgres-image", specOptions.PostgresImage, "database image of clusters that name none")
+	envDefault := func(env, def string) string {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+		return def
+	}
+	flags.StringVar(&operatorNamespace, "operator-namespace", envDefault(pgoapi.EnvOperatorNamespace, "pgo"), "the operator's own namespace, where no cluster may run ($"+pgoapi.EnvOperatorNamespace+")")
+	flags.StringVar(&postgresImages, "postgres-images", envDefault(pgoconfig.EnvPostgresImages, pgoconfig.DefaultPostgresImages), "VERSION=IMAGE pairs: the PostgreSQL major versions clusters may run and the image of each ($"+pgoconfig.EnvPostgresImages+")")
+	flags.StringVar(&allowedImages, "allowed-images", os.Getenv(pgoconfig.EnvAllowedImages), "more images clusters may name in spec.image, comma-separated patterns ($"+pgoconfig.EnvAllowedImages+")")
 	flags.Int64Var(&specOptions.PostgresUID, "postgres-uid", specOptions.PostgresUID, "user ID PostgreSQL runs as in database pods")
 	flags.Int64Var(&specOptions.PostgresGID, "postgres-gid", specOptions.PostgresGID, "group ID of database pods and their volumes")
 	flags.DurationVar(&specOptions.CertificateLifetime, "certificate-lifetime", specOptions.CertificateLifetime, "life of the certificates issued to clusters; each is renewed at two thirds of it")

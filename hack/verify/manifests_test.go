@@ -87,6 +87,7 @@ func TestInstallManifests(t *testing.T) {
 		// Least privilege: nothing beyond what the reconcilers use.
 		{operator, "app", "", "pods", "exec", "create", false},
 		{operator, "app", "apps", "deployments", "", "create", false},
+		{operator, "", "", "namespaces", "", "get", true},
 		{operator, "", "", "namespaces", "", "create", false},
 		{operator, "", "", "nodes", "", "list", false},
 		{operator, "", "", "persistentvolumes", "", "delete", false},

@@ -295,11 +295,21 @@ func (s *Server) createCluster(ctx context.Context, r *request) (any, error) {
 	if err := decode(r.Request, &req); err != nil {
 		return nil, err
 	}
-	if !s.served(ns) {
-		return nil, forbidden("pgo does not serve namespace %s; use one of %s", ns, strings.Join(s.Namespaces, ", "))
+	if err := s.managed(ctx, ns); err != nil {
+		return nil, err
 	}
 	// What the request refers to must exist before anything is created.
 	var refs checks
+	version := req.PostgresVersion
+	if version == 0 {
+		version = pgov1.DefaultPostgresVersion
+	}
+	if why := s.Config.VersionProblem(version); why != "" {
+		refs.add("postgresVersion", "%s", why)
+	}
+	if why := s.Config.ImageProblem(req.Image); why != "" {
+		refs.add("image", "%s", why)
+	}
 	var custom *corev1.ConfigMap
 	if req.CustomConfig != "" && len(validationOf(func(c *checks) { c.objectName("customConfig", req.CustomConfig) })) == 0 {
 		custom = &corev1.ConfigMap{}

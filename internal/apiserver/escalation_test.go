@@ -1,10 +1,15 @@
 package apiserver
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
 )
 
@@ -129,3 +134,55 @@ func TestPrivilegedRoleOptionsNeedTheirPermission(t *testing.T) {
 // createSuperuser is pgoapi.PermCreateSuperuser, spelled out so that the
 // test also runs against code from before the permission.
 const createSuperuser = pgoapi.Permission("CreateSuperuser")
+
+// No pgo user gets a cluster where pgo does not work, or one that runs an
+// image or a PostgreSQL version the operator does not allow, even with
+// every permission in every namespace: the operator's namespace and
+// kube-* would hand the cluster's ServiceAccount and Role to whoever
+// chose the image.
+func TestNoClustersOutsideManagedNamespaces(t *testing.T) {
+	h := newHarness(t, "ns1")
+	for _, ns := range []string{"kube-system", "unlabelled"} {
+		if ns != "kube-system" {
+			h.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		}
+	}
+	h.srv.Config.AllowedImages = []string{"registry.example.com/postgres:15-*"}
+	cluster := func(name string, change func(*pgoapi.CreateClusterRequest)) pgoapi.CreateClusterRequest {
+		req := pgoapi.CreateClusterRequest{Name: name}
+		if change != nil {
+			change(&req)
+		}
+		return req
+	}
+	for _, tc := range []struct {
+		name         string
+		method, path string
+		body         any
+		want         int
+		says         string
+	}{
+		{"a cluster in kube-system", "POST", pgoapi.ClustersPath("kube-system"), cluster("a", nil), 403, "belongs to Kubernetes"},
+		{"a cluster in the operator's namespace", "POST", pgoapi.ClustersPath(operatorNS), cluster("a", nil), 403, "operator's own namespace"},
+		{"a cluster in a namespace pgo does not work in", "POST", pgoapi.ClustersPath("unlabelled"), cluster("a", nil), 403, "pgo create namespace"},
+		{"a cluster in a namespace that does not exist", "POST", pgoapi.ClustersPath("ghost"), cluster("a", nil), 404, "does not exist"},
+		{"a cluster with an image the operator does not allow", "POST", pgoapi.ClustersPath("ns1"), cluster("a", func(r *pgoapi.CreateClusterRequest) { r.Image = "evil.example.com/miner:1" }), 422, "not one this operator allows"},
+		{"a cluster of a version the operator has no image for", "POST", pgoapi.ClustersPath("ns1"), cluster("a", func(r *pgoapi.CreateClusterRequest) { r.PostgresVersion = 16 }), 422, "PostgreSQL 16 is not available"},
+		{"the namespace kube-mine", "POST", pgoapi.PathNamespaces, pgoapi.CreateNamespaceRequest{Name: "kube-mine"}, 403, "belongs to Kubernetes"},
+		// What the operator allows, it creates.
+		{"a cluster with an allowed image", "POST", pgoapi.ClustersPath("ns1"), cluster("b", func(r *pgoapi.CreateClusterRequest) { r.Image = "registry.example.com/postgres:15-3" }), 201, ""},
+		{"a cluster of the default version", "POST", pgoapi.ClustersPath("ns1"), cluster("c", nil), 201, ""},
+	} {
+		a := h.admin(tc.method, tc.path, tc.body)
+		if a.code != tc.want || (tc.says != "" && !strings.Contains(string(a.body), tc.says)) {
+			t.Errorf("admin may create %s? %d %s, want %d saying %q", tc.name, a.code, a.body, tc.want, tc.says)
+		}
+	}
+	var clusters pgov1.PGClusterList
+	if err := h.c.List(context.Background(), &clusters); err != nil {
+		t.Fatal(err)
+	}
+	if len(clusters.Items) != 2 {
+		t.Errorf("%d clusters exist, want the 2 allowed", len(clusters.Items))
+	}
+}

@@ -50,8 +50,9 @@ func newHarness(t *testing.T, namespaces ...string) *harness {
 		defer h.mu.Unlock()
 		h.logs = append(h.logs, prefix+" "+args)
 	}, funcr.Options{})
-	for _, ns := range append([]string{operatorNS}, namespaces...) {
-		h.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	h.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}})
+	for _, ns := range namespaces {
+		h.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{pgoapi.LabelNamespace: "true"}}})
 	}
 	h.srv = New(env.Client, operatorNS, log)
 	h.srv.ConnectTimeout = 2 * time.Second

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,13 +60,13 @@ func (s *Server) showNamespaces(ctx context.Context, r *request) (any, error) {
 	}
 	resp := pgoapi.ShowNamespaceResponse{Namespaces: []pgoapi.Namespace{}}
 	for _, ns := range nss {
-		resp.Namespaces = append(resp.Namespaces, namespaceInfo(&ns, s.served(ns.Name), count[ns.Name]))
+		resp.Namespaces = append(resp.Namespaces, namespaceInfo(&ns, s.Config.NamespaceProblem(ns.Name, ns.Labels) == "", count[ns.Name]))
 	}
 	return resp, nil
 }
 
 func namespaceInfo(ns *corev1.Namespace, watched bool, clusters int) pgoapi.Namespace {
-	return pgoapi.Namespace{Name: ns.Name, Watched: watched, CreatedByPgo: ns.Labels[pgoapi.LabelNamespace] == "true", Clusters: clusters}
+	return pgoapi.Namespace{Name: ns.Name, Watched: watched, CreatedByPgo: ns.Annotations[pgoapi.AnnotationCreatedBy] == "pgo", Clusters: clusters}
 }
 
 func (s *Server) createNamespace(ctx context.Context, r *request) (any, error) {
@@ -81,11 +82,30 @@ func (s *Server) createNamespace(ctx context.Context, r *request) (any, error) {
 	if !r.user.mayAccess(req.Name) {
 		return nil, forbidden("pgo user %s may not access namespace %s, so it may not create it", r.user.Name, req.Name)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Labels: map[string]string{pgoapi.LabelNamespace: "true"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Labels: map[string]string{pgoapi.LabelNamespace: "true"},
+		Annotations: map[string]string{pgoapi.AnnotationCreatedBy: "pgo"}}}
+	if why := s.Config.NamespaceProblem(ns.Name, ns.Labels); why != "" {
+		return nil, forbidden("%s", why)
+	}
 	if err := s.Client.Create(ctx, ns, fieldOwner); err != nil {
 		return nil, fmt.Errorf("creating namespace %s: %w", req.Name, err)
 	}
-	return pgoapi.CreateNamespaceResponse{Namespace: namespaceInfo(ns, s.served(ns.Name), 0)}, nil
+	return pgoapi.CreateNamespaceResponse{Namespace: namespaceInfo(ns, true, 0)}, nil
+}
+
+// managed refuses a namespace pgo does not work in, as the controller
+// would: it creates nothing there.
+func (s *Server) managed(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: name}, ns); apierrors.IsNotFound(err) {
+		return notFound("namespace %s does not exist; create it with pgo create namespace %s", name, name)
+	} else if err != nil {
+		return fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	if why := s.Config.NamespaceProblem(ns.Name, ns.Labels); why != "" {
+		return forbidden("%s", why)
+	}
+	return nil
 }
 
 func (s *Server) deleteNamespace(ctx context.Context, r *request) (any, error) {
@@ -97,7 +117,7 @@ func (s *Server) deleteNamespace(ctx context.Context, r *request) (any, error) {
 	if err := s.Client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return nil, fmt.Errorf("reading namespace %s: %w", name, err)
 	}
-	if ns.Labels[pgoapi.LabelNamespace] != "true" {
+	if ns.Annotations[pgoapi.AnnotationCreatedBy] != "pgo" {
 		return nil, conflict("namespace %s was not created with pgo create namespace; delete it with kubectl if you mean to", name)
 	}
 	if err := s.Client.Delete(ctx, ns); err != nil {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/version"
 )
 
@@ -36,8 +36,9 @@ type Server struct {
 	// Namespace is the operator's namespace: pgo users, pgo roles and the
 	// apiserver's certificate live there.
 	Namespace string
-	// Namespaces pgo serves; all when empty.
-	Namespaces []string
+	// Config is where and as what pgo may run clusters: the controller
+	// enforces the same.
+	Config pgoconfig.Config
 	// Log receives the audit lines and errors.
 	Log logr.Logger
 	// RenewCheck is the longest the apiserver waits between looks at
@@ -61,9 +62,13 @@ func New(c client.Client, namespace string, log logr.Logger) *Server {
 	if _, err := rand.Read(key); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
+	// The defaults: the namespaces labelled by pgo, and the images pgo is
+	// installed with; they cannot fail to parse.
+	config, _ := pgoconfig.New(namespace, func(string) string { return "" })
 	s := &Server{
 		Client:          c,
 		Namespace:       namespace,
+		Config:          config,
 		Log:             log,
 		InstanceTimeout: 90 * time.Second,
 		ConnectTimeout:  5 * time.Second,
@@ -245,9 +250,4 @@ func (s *Server) audit(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(aw, r)
 	})
-}
-
-// served reports whether pgo serves namespace ns.
-func (s *Server) served(ns string) bool {
-	return len(s.Namespaces) == 0 || slices.Contains(s.Namespaces, ns)
 }

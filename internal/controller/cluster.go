@@ -17,6 +17,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,6 +37,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/postgres"
 	"pgo.dev/pgo/internal/specs"
@@ -43,6 +45,7 @@ import (
 
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
@@ -58,6 +61,8 @@ type ClusterReconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
 	Options  specs.Options
+	// Config is where and as what pgo may run clusters.
+	Config pgoconfig.Config
 	// Workers is how many clusters are reconciled at once (4 when 0).
 	Workers int
 	// Now is the clock; time.Now when nil.
@@ -175,6 +180,11 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if c.DeletionTimestamp != nil {
 		return r.finalize(ctx, c)
 	}
+	if refused, err := r.refuse(ctx, c); err != nil || refused {
+		// Labelling the namespace or changing the operator's
+		// configuration is not watched: look again in a while.
+		return ctrl.Result{RequeueAfter: refusedRecheck}, err
+	}
 	if !controllerutil.ContainsFinalizer(c, naming.Finalizer) {
 		patch := client.MergeFrom(c.DeepCopy())
 		controllerutil.AddFinalizer(c, naming.Finalizer)
@@ -242,6 +252,60 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	}
 	// Back when a certificate is due for renewal.
 	return ctrl.Result{RequeueAfter: max(renewAt.Sub(r.now()), time.Second)}, nil
+}
+
+// refusedRecheck is how often a refused cluster is looked at again.
+const refusedRecheck = time.Minute
+
+// refusal says why pgo will not run a cluster (its namespace, PostgreSQL
+// version or image is not allowed), with the condition's reason; "" when
+// it will.
+func refusal(cfg pgoconfig.Config, c *pgov1.PGCluster, ns *corev1.Namespace) (reason, message string) {
+	if why := cfg.NamespaceProblem(ns.Name, ns.Labels); why != "" {
+		return "NamespaceNotManaged", why
+	}
+	if why := cfg.VersionProblem(c.Spec.PostgresVersion); why != "" {
+		return "VersionNotAvailable", why
+	}
+	if why := cfg.ImageProblem(c.Spec.Image); why != "" {
+		return "ImageNotAllowed", why
+	}
+	return "", ""
+}
+
+// refuse marks a cluster that pgo will not run, and creates nothing for
+// it; a kubectl user who went around the apiserver learns why from the
+// condition Refused and a Warning Event. It clears the mark once allowed.
+func (r *ClusterReconciler) refuse(ctx context.Context, c *pgov1.PGCluster) (bool, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Reader.Get(ctx, client.ObjectKey{Name: c.Namespace}, ns); err != nil {
+		return false, fmt.Errorf("reading namespace %s: %w", c.Namespace, err)
+	}
+	reason, message := refusal(r.Config, c, ns)
+	was := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterRefused)
+	if reason == "" {
+		if was == nil {
+			return false, nil
+		}
+		patch := client.MergeFrom(c.DeepCopy())
+		meta.RemoveStatusCondition(&c.Status.Conditions, pgov1.ClusterRefused)
+		if err := r.Client.Status().Patch(ctx, c, patch); err != nil {
+			return false, fmt.Errorf("updating the status: %w", err)
+		}
+		return false, nil
+	}
+	if was != nil && was.Reason == reason && was.Message == message && c.Status.Phase == pgov1.PhaseFailed {
+		return true, nil
+	}
+	r.event(c, corev1.EventTypeWarning, reason, "Refuse", "%s", message)
+	patch := client.MergeFrom(c.DeepCopy())
+	meta.SetStatusCondition(&c.Status.Conditions, metav1.Condition{Type: pgov1.ClusterRefused, Status: metav1.ConditionTrue,
+		Reason: reason, Message: message + "; nothing was created", ObservedGeneration: c.Generation})
+	c.Status.Phase = pgov1.PhaseFailed
+	if err := r.Client.Status().Patch(ctx, c, patch); err != nil {
+		return true, fmt.Errorf("updating the status: %w", err)
+	}
+	return true, nil
 }
 
 // replicas are the cluster's PGReplicas.

@@ -38,6 +38,8 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/controller"
+	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/naming"
@@ -144,7 +146,7 @@ func startWith(t testing.TB, opts specs.Options) *env {
 	counter := &countingClient{Client: mgr.GetClient()}
 	e := &env{t: t, api: api, c: api.Client, counter: counter}
 	r := &controller.ClusterReconciler{Client: counter, Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("pgo"), Options: opts}
+		Recorder: mgr.GetEventRecorder("pgo"), Options: opts, Config: testConfig(t)}
 	e.reconciler = r
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -162,11 +164,30 @@ func startWith(t testing.TB, opts specs.Options) *env {
 	return e
 }
 
+// namespace creates a namespace pgo works in.
 func (e *env) namespace(name string) {
 	e.t.Helper()
-	if err := e.c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+	e.namespaceLabelled(name, map[string]string{pgoapi.LabelNamespace: "true"})
+}
+
+func (e *env) namespaceLabelled(name string, labels map[string]string) {
+	e.t.Helper()
+	if err := e.c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// testConfig is the operator's configuration in these tests: the
+// namespaces labelled by pgo, PostgreSQL 15 only, and one more image.
+func testConfig(t testing.TB) pgoconfig.Config {
+	t.Helper()
+	cfg, err := pgoconfig.New("pgo", func(env string) string {
+		return map[string]string{pgoconfig.EnvAllowedImages: "registry.example.com/postgres:15-*"}[env]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // eventually retries check until it passes.

@@ -156,7 +156,7 @@ func TestUsers(t *testing.T) {
 	// Unchanged passwords: no writes, the same verifiers, also for a
 	// controller that starts afresh.
 	e.steady(ns, "hippo")
-	fresh := &controller.ClusterReconciler{Client: e.c, Reader: e.c, Scheme: kubescheme.Scheme, Options: specs.DefaultOptions()}
+	fresh := &controller.ClusterReconciler{Client: e.c, Reader: e.c, Scheme: kubescheme.Scheme, Options: specs.DefaultOptions(), Config: testConfig(t)}
 	if _, err := fresh.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "hippo"}}); err != nil {
 		t.Fatal(err)
 	}

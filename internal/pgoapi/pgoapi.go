@@ -50,8 +50,9 @@ const (
 	// key; without them it uses the Secret TLSSecret, creating it when missing.
 	EnvTLSCertFile = "PGO_APISERVER_TLS_CERT"
 	EnvTLSKeyFile  = "PGO_APISERVER_TLS_KEY"
-	// EnvNamespaces lists the namespaces pgo serves, comma-separated; all
-	// when empty (as the controller's --namespaces).
+	// EnvNamespaces lists the namespaces pgo works in, comma-separated;
+	// when empty, those labelled LabelNamespace=true (as the controller's
+	// --namespaces).
 	EnvNamespaces = "PGO_NAMESPACES"
 )
 
@@ -123,9 +124,14 @@ func PgoroleSecret(name string) string { return PgoroleSecretPrefix + name }
 
 // Labels on namespaces and workflows.
 const (
-	// LabelNamespace ("true") marks the namespaces created with `pgo create
-	// namespace`; only those can be deleted with `pgo delete namespace`.
+	// LabelNamespace ("true") marks the namespaces pgo works in when the
+	// operator names none; `pgo create namespace` sets it, and a user may
+	// set it on a namespace of theirs.
 	LabelNamespace = "pgo.dev/namespace"
+	// AnnotationCreatedBy ("pgo") marks the namespaces `pgo create
+	// namespace` made: only those can be deleted with `pgo delete
+	// namespace`.
+	AnnotationCreatedBy = "pgo.dev/created-by"
 	// LabelWorkflow carries a workflow's id on the ConfigMap that records it.
 	LabelWorkflow = "pgo.dev/workflow"
 )

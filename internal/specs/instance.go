@@ -94,7 +94,7 @@ func StatefulSet(c *pgov1.PGCluster, inst Instance, opts Options) *appsv1.Statef
 func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 	image := c.Spec.Image
 	if image == "" {
-		image = opts.PostgresImage
+		image = opts.PostgresImages[c.Spec.PostgresVersion]
 	}
 	resources := corev1.ResourceRequirements(c.Spec.Resources)
 	tolerations := c.Spec.Tolerations

@@ -21,9 +21,9 @@ type Options struct {
 	// OperatorImage holds the postgres-operator binary, which an init
 	// container copies into every database pod.
 	OperatorImage string
-	// PostgresImage is the database image when a cluster names none; it
-	// holds PostgreSQL and pgBackRest.
-	PostgresImage string
+	// PostgresImages are the database images of clusters that name none,
+	// by PostgreSQL major version; they hold PostgreSQL and pgBackRest.
+	PostgresImages map[int32]string
 	// PostgresUID and PostgresGID run PostgreSQL.
 	PostgresUID, PostgresGID int64
 	// CertificateLifetime is how long the certificates the operator issues
@@ -33,7 +33,7 @@ type Options struct {
 
 // DefaultOptions are the defaults of the operator's flags.
 func DefaultOptions() Options {
-	return Options{OperatorImage: "postgres-operator:dev", PostgresImage: "postgres:15", PostgresUID: 26, PostgresGID: 26,
+	return Options{OperatorImage: "postgres-operator:dev", PostgresImages: map[int32]string{15: "postgres:15"}, PostgresUID: 26, PostgresGID: 26,
 		CertificateLifetime: pki.LeafValidity}
 }
 

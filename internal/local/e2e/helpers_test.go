@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/naming"
 )
 
@@ -30,11 +31,11 @@ func ptr[T any](v T) *T { return &v }
 
 func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
-// newCluster creates a namespace and a PGCluster with fast HA timings (ttl
-// 20 s, loop_wait 2 s) in it.
+// newCluster creates a namespace pgo works in and a PGCluster with fast HA
+// timings (ttl 20 s, loop_wait 2 s) in it.
 func newCluster(t *testing.T, ctx context.Context, namespace, name string, replicas int32) *pgov1.PGCluster {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{pgoapi.LabelNamespace: "true"}}}
 	if err := env.Client.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,11 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/controller"
-	"pgo.dev/pgo/internal/pgoapi"
-	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/testenv"

@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pgov1 "pgo.dev/pgo/api/v1"
-	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgoapi"
 )
 
 func ptr[T any](v T) *T { return &v }

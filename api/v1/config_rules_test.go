@@ -8,12 +8,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 	"pgo.dev/pgo/internal/testenv"
 )
 
 // The CRD's markers on spec.config and the apiserver's rules
-// (pgoapi.ParameterValueProblem, pgoapi.HBARuleProblem) refuse the same
+// (rules.ParameterValue, rules.HBARule) refuse the same
 // values: a line break or NUL that would add a line to postgresql.conf or
 // pg_hba.conf, and pg_hba rules with the trust method.
 func TestConfigRulesMatchTheCRD(t *testing.T) {
@@ -46,8 +46,8 @@ func TestConfigRulesMatchTheCRD(t *testing.T) {
 		if (err != nil) != tc.refused {
 			t.Errorf("parameter value %q: the CRD says %v, want refused=%v", tc.value, err, tc.refused)
 		}
-		if got := pgoapi.ParameterValueProblem(tc.value) != ""; got != tc.refused {
-			t.Errorf("parameter value %q: pgoapi refuses it: %v, want %v", tc.value, got, tc.refused)
+		if got := rules.ParameterValue(tc.value) != ""; got != tc.refused {
+			t.Errorf("parameter value %q: rules refuses it: %v, want %v", tc.value, got, tc.refused)
 		}
 	}
 	for _, tc := range []struct {
@@ -69,8 +69,8 @@ func TestConfigRulesMatchTheCRD(t *testing.T) {
 		if (err != nil) != tc.refused {
 			t.Errorf("pg_hba rule %q: the CRD says %v, want refused=%v", tc.rule, err, tc.refused)
 		}
-		if got := pgoapi.HBARuleProblem(tc.rule) != ""; got != tc.refused {
-			t.Errorf("pg_hba rule %q: pgoapi refuses it: %v, want %v", tc.rule, got, tc.refused)
+		if got := rules.HBARule(tc.rule) != ""; got != tc.refused {
+			t.Errorf("pg_hba rule %q: rules refuses it: %v, want %v", tc.rule, got, tc.refused)
 		}
 	}
 }

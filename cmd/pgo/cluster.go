@@ -10,26 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
-)
-
-// Values of enumerated flags.
-var (
-	passwordTypes     = []string{string(pgov1.PasswordSCRAM), string(pgov1.PasswordMD5)}
-	nodeAffinityTypes = []string{string(pgov1.NodeAffinityPreferred), string(pgov1.NodeAffinityRequired)}
-	antiAffinityTypes = []string{string(pgov1.PodAntiAffinityPreferred), string(pgov1.PodAntiAffinityRequired), string(pgov1.PodAntiAffinityDisabled)}
-	serviceTypes      = []string{"ClusterIP", "NodePort", "LoadBalancer"}
-	backrestStorages  = []string{"posix", "s3", "posix,s3"}
-	s3URIStyles       = []string{string(pgov1.URIStyleHost), string(pgov1.URIStylePath)}
-)
-
-// Examples of valid values, for error messages.
-const (
-	exampleCPU    = "500m or 2"
-	exampleMemory = "256Mi or 2Gi"
-	exampleSize   = "1Gi or 20Gi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // createClusterFlags are the flags of `pgo create cluster`.
@@ -183,12 +166,15 @@ func (f *createClusterFlags) readSecrets(cmd *cobra.Command, terminal terminalFu
 	if req.Username != "" {
 		user = "user " + req.Username
 	}
-	pw, _, err := f.password.read(cmd, terminal, secretPrompt{text: fmt.Sprintf("Password for %s of cluster %s: ", user, req.Name), repeat: true})
+	pw, from, err := f.password.read(cmd, terminal, secretPrompt{text: fmt.Sprintf("Password for %s of cluster %s: ", user, req.Name), repeat: true})
 	if err != nil {
 		return err
 	}
+	if err := checkPassword(pw); err != nil {
+		return secretError(from, err)
+	}
 	req.Password = pw
-	if !strings.Contains(req.PgBackRestStorageType, "s3") {
+	if _, s3, _ := rules.BackRestStorage(req.PgBackRestStorageType); !s3 {
 		return nil
 	}
 	key, _, err := f.s3KeySecret.read(cmd, terminal, secretPrompt{text: fmt.Sprintf("S3 secret key for bucket %s: ", req.PgBackRestS3Bucket), whenMissing: true})
@@ -205,7 +191,7 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 	if err := validateClusterName(r.Name); err != nil {
 		return r, err
 	}
-	if err := checkRange("--replica-count", int(r.ReplicaCount), 0, 32); err != nil {
+	if err := invalidNumber("--replica-count", int(r.ReplicaCount), rules.Replicas(r.ReplicaCount)); err != nil {
 		return r, err
 	}
 	if r.PostgresVersion != 0 {
@@ -214,21 +200,21 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 		}
 	}
 	for _, q := range []struct{ flag, value, example string }{
-		{"--cpu", r.CPU, exampleCPU},
-		{"--memory", r.Memory, exampleMemory},
-		{"--cpu-limit", r.CPULimit, exampleCPU},
-		{"--memory-limit", r.MemoryLimit, exampleMemory},
-		{"--pvc-size", r.PVCSize, exampleSize},
-		{"--wal-storage-size", r.WALStorageSize, exampleSize},
+		{"--cpu", r.CPU, rules.ExampleCPU},
+		{"--memory", r.Memory, rules.ExampleMemory},
+		{"--cpu-limit", r.CPULimit, rules.ExampleCPU},
+		{"--memory-limit", r.MemoryLimit, rules.ExampleMemory},
+		{"--pvc-size", r.PVCSize, rules.ExampleSize},
+		{"--wal-storage-size", r.WALStorageSize, rules.ExampleSize},
 	} {
 		if err := checkQuantity(q.flag, q.value, q.example); err != nil {
 			return r, err
 		}
 	}
-	if err := checkLimit("--cpu", r.CPU, "--cpu-limit", r.CPULimit); err != nil {
+	if err := checkLimit("--cpu-limit", r.CPULimit, r.CPU); err != nil {
 		return r, err
 	}
-	if err := checkLimit("--memory", r.Memory, "--memory-limit", r.MemoryLimit); err != nil {
+	if err := checkLimit("--memory-limit", r.MemoryLimit, r.Memory); err != nil {
 		return r, err
 	}
 	for _, o := range []struct{ flag, value string }{
@@ -261,26 +247,25 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 		flag, value string
 		allowed     []string
 	}{
-		{"--password-type", r.PasswordType, passwordTypes},
-		{"--node-affinity-type", r.NodeAffinityType, nodeAffinityTypes},
-		{"--pod-anti-affinity", r.PodAntiAffinity, antiAffinityTypes},
-		{"--service-type", r.ServiceType, serviceTypes},
-		{"--pgbackrest-storage-type", r.PgBackRestStorageType, backrestStorages},
-		{"--pgbackrest-s3-uri-style", r.PgBackRestS3URIStyle, s3URIStyles},
+		{"--password-type", r.PasswordType, rules.PasswordTypes},
+		{"--node-affinity-type", r.NodeAffinityType, rules.NodeAffinityTypes},
+		{"--pod-anti-affinity", r.PodAntiAffinity, rules.PodAntiAffinityTypes},
+		{"--service-type", r.ServiceType, rules.ServiceTypes},
+		{"--pgbackrest-s3-uri-style", r.PgBackRestS3URIStyle, rules.S3URIStyles},
 	} {
 		if err := checkEnum(e.flag, e.value, e.allowed...); err != nil {
 			return r, err
 		}
 	}
 	if r.NodeLabel != "" {
-		if _, _, err := parseNodeLabel(r.NodeLabel); err != nil {
-			return r, err
+		if _, _, why := rules.NodeLabel(r.NodeLabel); why != "" {
+			return r, invalid("--node-label", r.NodeLabel, why)
 		}
 	} else if r.NodeAffinityType != "" {
 		return r, fmt.Errorf("--node-affinity-type needs --node-label")
 	}
 	for _, t := range r.Tolerations {
-		if _, err := parseToleration(t); err != nil {
+		if err := checkToleration(t); err != nil {
 			return r, err
 		}
 	}
@@ -309,8 +294,8 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 		if r.RestoreFrom == "" {
 			return r, fmt.Errorf("--restore-opts needs --restore-from")
 		}
-		if _, err := parseBackRestOptions("--restore-opts", r.RestoreOpts); err != nil {
-			return r, err
+		if _, why := rules.RestoreOptions(r.RestoreOpts); why != "" {
+			return r, fmt.Errorf("--restore-opts: %s", why)
 		}
 	}
 	return r, nil
@@ -320,7 +305,10 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 // an S3 repository has what it needs: its secret key may come later, from
 // standard input (keySecretStdin) or a prompt (askKeySecret).
 func checkS3Flags(r pgoapi.CreateClusterRequest, keySecretStdin, askKeySecret bool) error {
-	s3 := strings.Contains(r.PgBackRestStorageType, "s3")
+	_, s3, why := rules.BackRestStorage(r.PgBackRestStorageType)
+	if why != "" {
+		return invalid("--pgbackrest-storage-type", r.PgBackRestStorageType, why)
+	}
 	given := map[string]string{
 		"--pgbackrest-s3-bucket":     r.PgBackRestS3Bucket,
 		"--pgbackrest-s3-endpoint":   r.PgBackRestS3Endpoint,
@@ -362,11 +350,14 @@ func checkS3Flags(r pgoapi.CreateClusterRequest, keySecretStdin, askKeySecret bo
 	if len(missing) > 0 {
 		return fmt.Errorf("an S3 backup repository needs %s", strings.Join(missing, ", "))
 	}
-	if b := r.PgBackRestS3Bucket; len(b) < 3 || len(b) > 63 || !s3BucketPattern.MatchString(b) {
-		return fmt.Errorf("--pgbackrest-s3-bucket %q is invalid: bucket names have 3 to 63 lowercase letters, digits, '.' and '-', and start and end with a letter or digit", b)
-	}
-	if e := r.PgBackRestS3Endpoint; strings.Contains(e, "://") || !s3EndpointPattern.MatchString(e) {
-		return fmt.Errorf("--pgbackrest-s3-endpoint %q is invalid: give a host name with an optional port, without https://, such as s3.example.com:9000", e)
+	for _, c := range []struct{ flag, value, why string }{
+		{"--pgbackrest-s3-bucket", r.PgBackRestS3Bucket, rules.S3Bucket(r.PgBackRestS3Bucket)},
+		{"--pgbackrest-s3-endpoint", r.PgBackRestS3Endpoint, rules.S3Endpoint(r.PgBackRestS3Endpoint)},
+		{"--pgbackrest-s3-region", r.PgBackRestS3Region, rules.S3Region(r.PgBackRestS3Region)},
+	} {
+		if err := invalid(c.flag, c.value, c.why); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -618,10 +609,10 @@ func (f *updateClusterFlags) request(cmd *cobra.Command) (pgoapi.UpdateClusterRe
 		flag, value, example string
 		field                **string
 	}{
-		{"cpu", f.cpu, exampleCPU, &req.CPU},
-		{"memory", f.memory, exampleMemory, &req.Memory},
-		{"cpu-limit", f.cpuLimit, exampleCPU, &req.CPULimit},
-		{"memory-limit", f.memoryLimit, exampleMemory, &req.MemoryLimit},
+		{"cpu", f.cpu, rules.ExampleCPU, &req.CPU},
+		{"memory", f.memory, rules.ExampleMemory, &req.Memory},
+		{"cpu-limit", f.cpuLimit, rules.ExampleCPU, &req.CPULimit},
+		{"memory-limit", f.memoryLimit, rules.ExampleMemory, &req.MemoryLimit},
 	} {
 		if !changed(q.flag) {
 			continue
@@ -633,10 +624,10 @@ func (f *updateClusterFlags) request(cmd *cobra.Command) (pgoapi.UpdateClusterRe
 		v := q.value
 		*q.field = &v
 	}
-	if err := checkLimit("--cpu", f.cpu, "--cpu-limit", f.cpuLimit); err != nil {
+	if err := checkLimit("--cpu-limit", f.cpuLimit, f.cpu); err != nil {
 		return req, err
 	}
-	if err := checkLimit("--memory", f.memory, "--memory-limit", f.memoryLimit); err != nil {
+	if err := checkLimit("--memory-limit", f.memoryLimit, f.memory); err != nil {
 		return req, err
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // Operations on a running cluster: test, scale, scaledown, failover, restart.
@@ -97,7 +98,7 @@ func newScaleCommand(a *app) *cobra.Command {
 			if err := validateClusterName(name); err != nil {
 				return err
 			}
-			if err := checkRange("--replica-count", int(count), 1, 32); err != nil {
+			if err := invalidNumber("--replica-count", int(count), rules.AddedReplicas(count)); err != nil {
 				return err
 			}
 			if err := wait.check(); err != nil {

@@ -189,6 +189,20 @@ func runApp(a *app, stdin string, args ...string) result {
 	return result{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 
+// refused runs pgo with stdin and args against a fake apiserver, and checks
+// that it refuses with an error holding wantErr before sending anything.
+func refused(t *testing.T, stdin, wantErr string, args ...string) {
+	t.Helper()
+	api := newFakeAPI(t)
+	res := run(api.env(), t.TempDir(), stdin, args...)
+	if res.err == nil || !strings.Contains(res.err.Error(), wantErr) {
+		t.Errorf("error = %v\nwant one containing %q", res.err, wantErr)
+	}
+	if reqs := api.received(); len(reqs) > 0 {
+		t.Errorf("pgo sent %d requests, first %s", len(reqs), reqs[0])
+	}
+}
+
 // transcript is what a golden file holds: the requests pgo sent, what it
 // printed and how it exited.
 func transcript(reqs []recorded, r result) string {

@@ -8,16 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // pgo users and pgo roles: who may call the apiserver, and what they may do.
 
-// Limits of pgo user and role names and passwords.
+// Kinds of pgo objects and the flags of their commands.
 const (
-	// maxPgoNameLength keeps "pgouser-<name>" and "pgorole-<name>" within
-	// a DNS label.
-	maxPgoNameLength       = 55
-	minPgouserPasswordLen  = 8
 	pgouserKind            = "pgo user"
 	pgoroleKind            = "pgo role"
 	flagPgouserPassword    = "pgouser-password"
@@ -42,30 +39,16 @@ func addPgoroleCommands(a *app, create, show, update, del *cobra.Command) {
 	del.AddCommand(newDeletePgoObjectCommand(a, pgoroleKind, "pgorole", pgoapi.PgorolePath))
 }
 
+// validatePgoName checks the name of a pgo user or role: it names the
+// Secret pgouser-<name> or pgorole-<name>.
 func validatePgoName(kind, name string) error {
-	if err := validatePgoUserName(kind, name); err != nil {
-		return err
-	}
-	if len(name) > maxPgoNameLength {
-		return fmt.Errorf("%s name %q is longer than %d characters", kind, name, maxPgoNameLength)
-	}
-	return nil
+	return invalid(kind+" name", name, rules.PgoName(name))
 }
 
 // pgoNameValidator checks the names of a kind of pgo object, as
 // validateEach wants.
 func pgoNameValidator(kind string) func(string) error {
 	return func(name string) error { return validatePgoName(kind, name) }
-}
-
-func checkPgouserPassword(pw string) error {
-	if len(pw) < minPgouserPasswordLen {
-		return fmt.Errorf("the password must be at least %d characters long", minPgouserPasswordLen)
-	}
-	if strings.ContainsAny(pw, "\x00\n\r") {
-		return fmt.Errorf("the password must not hold NUL or line breaks")
-	}
-	return nil
 }
 
 // pgouserPasswordPrompt asks for a pgo user's new password on a terminal.
@@ -132,7 +115,7 @@ func newCreatePgouserCommand(a *app) *cobra.Command {
 			if from == "" && pw == "" {
 				return fmt.Errorf("a pgo user needs a password: give it on standard input with --%s, or run pgo on a terminal to be asked for it", flagPgouserPasswordIn)
 			}
-			if err := checkPgouserPassword(pw); err != nil {
+			if err := invalid("the password", "", rules.Password(pw)); err != nil {
 				return secretError(from, err)
 			}
 			req.Password = pw
@@ -148,7 +131,7 @@ func newCreatePgouserCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
-	password.add(cmd, "the pgo user's password", " (at least 8 characters)")
+	password.add(cmd, "the pgo user's password", fmt.Sprintf(" (at least %d characters)", rules.MinPasswordLength))
 	fl := cmd.Flags()
 	fl.StringSliceVar(&req.Roles, flagPgouserRoles, nil, "pgo roles of the user, comma-separated")
 	fl.StringSliceVar(&req.Namespaces, flagPgouserNamespaces, nil, "namespaces the user may access, comma-separated")
@@ -243,7 +226,7 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := checkPgouserPassword(pw); err != nil {
+				if err := invalid("the password", "", rules.Password(pw)); err != nil {
 					return secretError(from, err)
 				}
 				req.Password = &pw
@@ -263,7 +246,7 @@ func newUpdatePgouserCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
-	password.add(cmd, "a new password", " (at least 8 characters)")
+	password.add(cmd, "a new password", fmt.Sprintf(" (at least %d characters)", rules.MinPasswordLength))
 	fl := cmd.Flags()
 	fl.StringSliceVar(&roles, flagPgouserRoles, nil, "the user's pgo roles, comma-separated (replaces them)")
 	fl.StringSliceVar(&namespaces, flagPgouserNamespaces, nil, "the namespaces the user may access, comma-separated (replaces them)")
@@ -287,15 +270,11 @@ func checkPermissions(perms []string) error {
 		return fmt.Errorf("--%s is required: give permission names, comma-separated, or \"*\" for all", flagPgorolePermissions)
 	}
 	for _, p := range perms {
-		if !pgoapi.KnownPermission(pgoapi.Permission(p)) {
-			names := make([]string, len(pgoapi.Permissions))
-			for i, q := range pgoapi.Permissions {
-				names[i] = string(q)
-			}
-			return fmt.Errorf("--%s: %q is not a permission; give \"*\" or some of %s", flagPgorolePermissions, p, strings.Join(names, ", "))
+		if err := invalid("--"+flagPgorolePermissions, p, rules.Permission(p)); err != nil {
+			return err
 		}
 	}
-	return nil
+	return invalid("--"+flagPgorolePermissions, "", rules.Permissions(perms))
 }
 
 func newCreatePgoroleCommand(a *app) *cobra.Command {

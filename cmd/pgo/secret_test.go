@@ -125,25 +125,16 @@ func TestSecretInputRefused(t *testing.T) {
 	}
 	tests = append(tests,
 		refusal{"create pgouser without password", "", "a pgo user needs a password: give it on standard input with --pgouser-password-stdin", []string{"create", "pgouser", "alice", "--pgouser-roles=readonly", "--all-namespaces"}},
-		refusal{"create pgouser short password", "short\n", "--pgouser-password-stdin: the password must be at least 8 characters long", []string{"create", "pgouser", "alice", "--pgouser-roles=readonly", "--all-namespaces", "--pgouser-password-stdin"}},
+		refusal{"create pgouser short password", "short\n", "--pgouser-password-stdin: the password is shorter than 8 characters", []string{"create", "pgouser", "alice", "--pgouser-roles=readonly", "--all-namespaces", "--pgouser-password-stdin"}},
 		refusal{"create user short password", "short\n", "--password-stdin: the password is shorter than 8 characters", []string{"create", "user", "hacluster", "--username=orion", "--password-stdin"}},
-		refusal{"create user line break", "line\nbreak-password\n", "--password-stdin: the password must not hold NUL or line breaks", []string{"create", "user", "hacluster", "--username=orion", "--password-stdin"}},
+		refusal{"create user line break", "line\nbreak-password\n", "--password-stdin: the password holds control characters", []string{"create", "user", "hacluster", "--username=orion", "--password-stdin"}},
 		refusal{"create user stdin and length", "Tr0ub4dor&3\n", "give --password-stdin or --password-length, not both", []string{"create", "user", "hacluster", "--username=orion", "--password-stdin", "--password-length=30"}},
 		refusal{"update user stdin and rotate", "Tr0ub4dor&3\n", "give --password-stdin or --rotate-password, not both", []string{"update", "user", "hacluster", "--username=orion", "--password-stdin", "--rotate-password"}},
 		refusal{"create cluster two secrets on stdin", "Tr0ub4dor&3\n", "give --password-stdin or --pgbackrest-s3-key-secret-stdin, not both", []string{"create", "cluster", "hacluster", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=backups", "--pgbackrest-s3-endpoint=s3.example.com", "--pgbackrest-s3-region=us-east-1", "--pgbackrest-s3-key=k", "--password-stdin", "--pgbackrest-s3-key-secret-stdin"}},
 		refusal{"create cluster s3 secret without s3", "Tr0ub4dor&3\n", "--pgbackrest-s3-key-secret-stdin needs --pgbackrest-storage-type=s3 or posix,s3", []string{"create", "cluster", "hacluster", "--pgbackrest-s3-key-secret-stdin"}},
 	)
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			api := newFakeAPI(t)
-			res := run(api.env(), t.TempDir(), tt.stdin, tt.args...)
-			if res.err == nil || !strings.Contains(res.err.Error(), tt.wantErr) {
-				t.Errorf("error = %v\nwant one containing %q", res.err, tt.wantErr)
-			}
-			if reqs := api.received(); len(reqs) > 0 {
-				t.Errorf("pgo sent %s", reqs[0])
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refused(t, tt.stdin, tt.wantErr, tt.args...) })
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 	"pgo.dev/pgo/internal/version"
 )
 
@@ -29,8 +30,8 @@ func addWorkflowCommands(a *app, show *cobra.Command) {
 			if err := checkOutputFormat(output); err != nil {
 				return err
 			}
-			if len(id) > 63 || !workflowIDPattern.MatchString(id) {
-				return fmt.Errorf("workflow id %q is invalid: give the id a command printed (lowercase letters, digits and '-')", id)
+			if err := invalid("workflow id", id, rules.WorkflowID(id)); err != nil {
+				return err
 			}
 			ns, c, err := a.namespacedClient()
 			if err != nil {

@@ -11,15 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // Database users of a cluster: create, show, update, delete user.
-
-// Password length bounds for generated passwords.
-const (
-	minPasswordLength = 8
-	maxPasswordLength = 128
-)
 
 func addUserCommands(a *app, create, show, update, del *cobra.Command) {
 	create.AddCommand(newCreateUserCommand(a))
@@ -59,20 +54,18 @@ func newCreateUserCommand(a *app) *cobra.Command {
 				return fmt.Errorf("give %s or --password-length, not both: the length is for a generated password", password.givenAs(cmd))
 			}
 			if cmd.Flags().Changed("password-length") {
-				if err := checkRange("--password-length", req.PasswordLength, minPasswordLength, maxPasswordLength); err != nil {
+				if err := invalidNumber("--password-length", req.PasswordLength, rules.PasswordLength(req.PasswordLength)); err != nil {
 					return err
 				}
 			}
-			if err := checkEnum("--password-type", req.PasswordType, passwordTypes...); err != nil {
+			if err := checkEnum("--password-type", req.PasswordType, rules.PasswordTypes...); err != nil {
 				return err
 			}
-			if req.ValidDays < 0 {
-				return fmt.Errorf("--valid-days %d must not be negative; leave it out for a password that never expires", req.ValidDays)
+			if err := invalidNumber("--valid-days", req.ValidDays, rules.Days(req.ValidDays)); err != nil {
+				return err
 			}
-			for _, db := range req.Databases {
-				if err := validateDatabaseName("--databases", db); err != nil {
-					return err
-				}
+			if err := checkDatabases(req.Databases); err != nil {
+				return err
 			}
 			pw, from, err := password.read(cmd, a.terminal, userPasswordPrompt(req.Username, cluster))
 			if err != nil {
@@ -109,17 +102,24 @@ func newCreateUserCommand(a *app) *cobra.Command {
 	return cmd
 }
 
-// checkPassword refuses passwords that cannot be stored in a Secret and
-// used in a connection string unquoted.
+// checkPassword checks a password given for a database user or a pgo user;
+// empty is fine where one is generated.
 func checkPassword(pw string) error {
 	if pw == "" {
 		return nil
 	}
-	if len(pw) < minPasswordLength {
-		return fmt.Errorf("the password is shorter than %d characters; give a longer one, or leave it out to have one generated", minPasswordLength)
+	return invalid("the password", "", rules.Password(pw))
+}
+
+// checkDatabases checks the databases given to a user (--databases).
+func checkDatabases(dbs []string) error {
+	if err := invalid("--databases", "", rules.Count(len(dbs), rules.MaxUserDatabases)); err != nil {
+		return err
 	}
-	if strings.ContainsAny(pw, "\x00\n\r") {
-		return fmt.Errorf("the password must not hold NUL or line breaks")
+	for _, db := range dbs {
+		if err := validateDatabaseName("--databases", db); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -148,8 +148,8 @@ func newShowUserCommand(a *app) *cobra.Command {
 			if err := validateEach(args, validateClusterName); err != nil {
 				return err
 			}
-			if expired < 0 {
-				return fmt.Errorf("--expired %d must not be negative: it is the number of days ahead to look for expiring passwords", expired)
+			if err := invalidNumber("--expired", expired, rules.Days(expired)); err != nil {
+				return err
 			}
 			ns, c, err := a.namespacedClient()
 			if err != nil {
@@ -234,14 +234,14 @@ func (f *updateUserFlags) request(cmd *cobra.Command, cluster string, terminal t
 		if !f.rotate {
 			return req, fmt.Errorf("--password-length goes with --rotate-password")
 		}
-		if err := checkRange("--password-length", f.passwordLength, minPasswordLength, maxPasswordLength); err != nil {
+		if err := invalidNumber("--password-length", f.passwordLength, rules.PasswordLength(f.passwordLength)); err != nil {
 			return req, err
 		}
 		req.PasswordLength = f.passwordLength
 	}
 	req.RotatePassword = f.rotate
 	if changed("password-type") {
-		if err := checkEnum("--password-type", f.passwordType, passwordTypes...); err != nil {
+		if err := checkEnum("--password-type", f.passwordType, rules.PasswordTypes...); err != nil {
 			return req, err
 		}
 		if f.passwordType == "" {
@@ -253,14 +253,18 @@ func (f *updateUserFlags) request(cmd *cobra.Command, cluster string, terminal t
 		return req, fmt.Errorf("give --expire-user or --valid-days, not both")
 	}
 	if changed("valid-days") {
+		// 0 or less: the password never expires.
+		if f.validDays > 0 {
+			if err := invalidNumber("--valid-days", f.validDays, rules.Days(f.validDays)); err != nil {
+				return req, err
+			}
+		}
 		req.ValidDays = &f.validDays
 	}
 	req.ExpireUser = f.expire
 	if changed("databases") {
-		for _, db := range f.databases {
-			if err := validateDatabaseName("--databases", db); err != nil {
-				return req, err
-			}
+		if err := checkDatabases(f.databases); err != nil {
+			return req, err
 		}
 		dbs := f.databases
 		req.Databases = &dbs

@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 func TestValidateNames(t *testing.T) {
@@ -15,11 +13,11 @@ func TestValidateNames(t *testing.T) {
 		wantErr string
 	}{
 		{"cluster ok", validateClusterName("hacluster"), ""},
-		{"cluster empty", validateClusterName(""), "a cluster name is required"},
+		{"cluster empty", validateClusterName(""), "cluster name is required"},
 		{"cluster upper", validateClusterName("HA"), "start with a lowercase letter"},
 		{"cluster underscore", validateClusterName("ha_cluster"), "start with a lowercase letter"},
 		{"cluster trailing dash", validateClusterName("ha-"), "end with a letter or digit"},
-		{"cluster too long", validateClusterName(strings.Repeat("a", 41)), "use at most 40"},
+		{"cluster too long", validateClusterName(strings.Repeat("a", 41)), "give at most 40"},
 		{"role ok", validateRoleName("--username", "app_user-1"), ""},
 		{"role reserved", validateRoleName("--username", "postgres"), "a user pgo manages itself"},
 		{"role pg_", validateRoleName("--username", "pg_monitor2"), "starts with pg_"},
@@ -29,8 +27,9 @@ func TestValidateNames(t *testing.T) {
 		{"object ok", validateObjectName("--server-tls-secret", "my.tls-secret"), ""},
 		{"object bad", validateObjectName("--server-tls-secret", "My_Secret"), "not a valid Kubernetes object name"},
 		{"instance bad", validateInstanceName("--target", "Bad"), "not an instance name"},
-		{"pgouser bad", validatePgoUserName("pgo user", "Bob!"), "start with a lowercase letter"},
-		{"pgouser digit", validatePgoUserName("pgo user", "1bob"), "start with a lowercase letter"},
+		{"pgouser bad", validatePgoName("pgo user", "Bob!"), `pgo user name "Bob!" is invalid: start with a lowercase letter`},
+		{"pgouser digit", validatePgoName("pgo user", "1bob"), "start with a lowercase letter"},
+		{"pgouser too long", validatePgoName("pgo user", strings.Repeat("a", 56)), "give at most 55"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,10 +59,10 @@ func TestQuantities(t *testing.T) {
 	if err := checkQuantity("--pvc-size", "0", "1Gi"); err == nil || !strings.Contains(err.Error(), "must be greater than zero") {
 		t.Errorf("error = %v", err)
 	}
-	if err := checkLimit("--memory", "1Gi", "--memory-limit", "512Mi"); err == nil || !strings.Contains(err.Error(), "--memory-limit 512Mi is less than --memory 1Gi") {
+	if err := checkLimit("--memory-limit", "512Mi", "1Gi"); err == nil || !strings.Contains(err.Error(), "--memory-limit 512Mi is less than the request 1Gi") {
 		t.Errorf("error = %v", err)
 	}
-	if err := checkLimit("--cpu", "500m", "--cpu-limit", "1"); err != nil {
+	if err := checkLimit("--cpu-limit", "1", "500m"); err != nil {
 		t.Error(err)
 	}
 }
@@ -86,45 +85,12 @@ func TestParseKeyValues(t *testing.T) {
 	}
 }
 
-func TestParseToleration(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    corev1.Toleration
-		wantErr string
-	}{
-		{in: "zone=east:NoSchedule", want: corev1.Toleration{Key: "zone", Operator: corev1.TolerationOpEqual, Value: "east", Effect: corev1.TaintEffectNoSchedule}},
-		{in: "dedicated:NoExecute", want: corev1.Toleration{Key: "dedicated", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}},
-		{in: "dedicated", wantErr: "must be key=value:Effect or key:Effect"},
-		{in: "zone=east:Never", wantErr: `effect "Never" is not one of NoSchedule, PreferNoSchedule, NoExecute`},
-		{in: ":NoSchedule", wantErr: "must be key=value:Effect or key:Effect"},
+// Tolerations, as internal/rules reads them, refused with the flag.
+func TestCheckToleration(t *testing.T) {
+	if err := checkToleration("zone=east:NoSchedule"); err != nil {
+		t.Error(err)
 	}
-	for _, tt := range tests {
-		got, err := parseToleration(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error = %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("%q = %+v, %v; want %+v", tt.in, got, err, tt.want)
-		}
-	}
-}
-
-func TestParseBackRestOptions(t *testing.T) {
-	got, err := parseBackRestOptions("--restore-opts", `--type=time "--target=2026-11-27 11:59:59+00" --set='x y'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"--type=time", "--target=2026-11-27 11:59:59+00", "--set=x y"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("options = %q, want %q", got, want)
-	}
-	if _, err := parseBackRestOptions("--restore-opts", "type=time"); err == nil || !strings.Contains(err.Error(), "not a pgBackRest long option") {
-		t.Errorf("error = %v", err)
-	}
-	if _, err := parseBackRestOptions("--restore-opts", `--target="open`); err == nil || !strings.Contains(err.Error(), "unterminated") {
+	if err := checkToleration("zone=east:Never"); err == nil || !strings.Contains(err.Error(), `--toleration "zone=east:Never" is invalid: effect "Never" is not one of NoSchedule, PreferNoSchedule, NoExecute`) {
 		t.Errorf("error = %v", err)
 	}
 }

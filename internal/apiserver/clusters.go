@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -21,6 +20,7 @@ import (
 	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -82,9 +82,9 @@ func (s *Server) showClusters(ctx context.Context, r *request) (any, error) {
 	ns := r.PathValue(pgoapi.ParamNamespace)
 	opts := []client.ListOption{client.InNamespace(ns)}
 	if sel := r.URL.Query().Get(pgoapi.QuerySelector); sel != "" {
-		parsed, err := labels.Parse(sel)
-		if err != nil {
-			return nil, badRequest("selector %q is not a label selector such as team=db,env!=prod: %v", sel, err)
+		parsed, why := rules.Selector(sel)
+		if why != "" {
+			return nil, badRequest("selector %q %s", sel, why)
 		}
 		opts = append(opts, client.MatchingLabelsSelector{Selector: parsed})
 	}
@@ -503,18 +503,18 @@ func applyUpdate(c *pgov1.PGCluster, req pgoapi.UpdateClusterRequest) ([]string,
 			changed = append(changed, field)
 		}
 	}
-	set("cpu", req.CPU, &res.Requests, corev1.ResourceCPU, "500m or 2")
-	set("memory", req.Memory, &res.Requests, corev1.ResourceMemory, "256Mi or 2Gi")
-	set("cpuLimit", req.CPULimit, &res.Limits, corev1.ResourceCPU, "1 or 1500m")
-	set("memoryLimit", req.MemoryLimit, &res.Limits, corev1.ResourceMemory, "512Mi or 4Gi")
+	set("cpu", req.CPU, &res.Requests, corev1.ResourceCPU, rules.ExampleCPU)
+	set("memory", req.Memory, &res.Requests, corev1.ResourceMemory, rules.ExampleMemory)
+	set("cpuLimit", req.CPULimit, &res.Limits, corev1.ResourceCPU, rules.ExampleCPU)
+	set("memoryLimit", req.MemoryLimit, &res.Limits, corev1.ResourceMemory, rules.ExampleMemory)
 	for _, pair := range []struct {
 		rn    corev1.ResourceName
 		field string
 	}{{corev1.ResourceCPU, "cpuLimit"}, {corev1.ResourceMemory, "memoryLimit"}} {
 		limit, hasLimit := res.Limits[pair.rn]
 		request, hasRequest := res.Requests[pair.rn]
-		if hasLimit && hasRequest && limit.Cmp(request) < 0 {
-			v.add(pair.field, "%s is less than the %s request %s; a limit must be at least the request", limit.String(), pair.rn, request.String())
+		if hasLimit && hasRequest {
+			v.rule(pair.field, limit.String(), rules.Limit(limit, request))
 		}
 	}
 	if err := v.err(); err != nil {
@@ -571,21 +571,20 @@ func (s *Server) deleteCluster(ctx context.Context, r *request) (any, error) {
 
 // ---- scale ----
 
-// maxReplicas is the CRD's limit on spec.replicas.
-const maxReplicas = 32
-
 func (s *Server) scaleCluster(ctx context.Context, r *request) (any, error) {
 	ns, name := r.PathValue(pgoapi.ParamNamespace), r.PathValue(pgoapi.ParamName)
 	var req pgoapi.ScaleClusterRequest
 	if err := decode(r.Request, &req); err != nil {
 		return nil, err
 	}
-	if req.ReplicaCount < 1 || req.ReplicaCount > maxReplicas {
-		return nil, invalid([]pgoapi.FieldError{{Field: "replicaCount", Message: fmt.Sprintf("%d is out of range; give how many replicas to add, 1 to %d", req.ReplicaCount, maxReplicas)}})
+	var v checks
+	v.number("replicaCount", int(req.ReplicaCount), rules.AddedReplicas(req.ReplicaCount))
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	c, err := s.changeCluster(ctx, ns, name, func(c *pgov1.PGCluster) error {
-		if total := c.Spec.Replicas + req.ReplicaCount; total > maxReplicas {
-			return invalid([]pgoapi.FieldError{{Field: "replicaCount", Message: fmt.Sprintf("cluster %s has %d replicas; adding %d would make %d, more than %d", name, c.Spec.Replicas, req.ReplicaCount, total, maxReplicas)}})
+		if total := c.Spec.Replicas + req.ReplicaCount; rules.Replicas(total) != "" {
+			return invalid([]pgoapi.FieldError{{Field: "replicaCount", Message: fmt.Sprintf("cluster %s has %d replicas; adding %d would make %d, more than %d", name, c.Spec.Replicas, req.ReplicaCount, total, rules.MaxReplicas)}})
 		}
 		c.Spec.Replicas += req.ReplicaCount
 		return nil

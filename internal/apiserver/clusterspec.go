@@ -2,17 +2,16 @@ package apiserver
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // Defaults of `pgo create cluster`.
@@ -53,9 +52,7 @@ type newCluster struct {
 func clusterFromRequest(ns string, req pgoapi.CreateClusterRequest, custom *corev1.ConfigMap, s3CA []byte) (newCluster, error) {
 	var c checks
 	c.clusterName("name", req.Name)
-	if req.ReplicaCount < 0 || req.ReplicaCount > 32 {
-		c.add("replicaCount", "%d is out of range; give 0 to 32 replicas", req.ReplicaCount)
-	}
+	c.number("replicaCount", int(req.ReplicaCount), rules.Replicas(req.ReplicaCount))
 	if v := req.PostgresVersion; v != 0 && (v < 13 || v > 17) {
 		c.add("postgresVersion", "%d is not supported; give a major version from 13 to 17", v)
 	}
@@ -74,11 +71,11 @@ func clusterFromRequest(ns string, req pgoapi.CreateClusterRequest, custom *core
 	if size == "" {
 		size = defaultPVCSize
 	}
-	pvc := c.quantity("pvcSize", size, "1Gi")
-	c.storageClass("storageConfig", req.StorageConfig)
-	c.storageClass("replicaStorageConfig", req.ReplicaStorageConfig)
-	c.storageClass("walStorageConfig", req.WALStorageConfig)
-	wal := c.quantity("walStorageSize", req.WALStorageSize, "1Gi")
+	pvc := c.quantity("pvcSize", size, rules.ExampleSize)
+	c.objectName("storageConfig", req.StorageConfig)
+	c.objectName("replicaStorageConfig", req.ReplicaStorageConfig)
+	c.objectName("walStorageConfig", req.WALStorageConfig)
+	wal := c.quantity("walStorageSize", req.WALStorageSize, rules.ExampleSize)
 	if pvc != nil {
 		spec.PrimaryStorage = storage(*pvc, req.StorageConfig)
 		if req.ReplicaStorageConfig != "" {
@@ -107,35 +104,29 @@ func clusterFromRequest(ns string, req pgoapi.CreateClusterRequest, custom *core
 		spec.Database = pgov1.DatabaseName(req.Database)
 	}
 	c.password("password", req.Password)
-	c.enum("passwordType", req.PasswordType, string(pgov1.PasswordSCRAM), string(pgov1.PasswordMD5))
+	c.enum("passwordType", req.PasswordType, rules.PasswordTypes)
 	spec.PasswordType = pgov1.PasswordType(req.PasswordType)
 
 	// High availability and placement.
 	spec.HA.SynchronousMode = req.SyncReplication
 	if req.NodeLabel != "" || req.NodeAffinityType != "" {
-		key, value, ok := strings.Cut(req.NodeLabel, "=")
-		switch {
-		case req.NodeLabel == "":
+		var key, value string
+		if req.NodeLabel == "" {
 			c.add("nodeAffinityType", "needs nodeLabel: the node label key=value to place instances by")
-		case !ok:
-			c.add("nodeLabel", "%q is not key=value, such as topology.kubernetes.io/zone=east", req.NodeLabel)
-		default:
-			for _, msg := range validation.IsQualifiedName(key) {
-				c.add("nodeLabel", "the key %q is not a label key: %s", key, msg)
-			}
-			for _, msg := range validation.IsValidLabelValue(value) {
-				c.add("nodeLabel", "the value %q is not a label value: %s", value, msg)
-			}
+		} else {
+			var why string
+			key, value, why = rules.NodeLabel(req.NodeLabel)
+			c.rule("nodeLabel", req.NodeLabel, why)
 		}
-		c.enum("nodeAffinityType", req.NodeAffinityType, string(pgov1.NodeAffinityPreferred), string(pgov1.NodeAffinityRequired))
+		c.enum("nodeAffinityType", req.NodeAffinityType, rules.NodeAffinityTypes)
 		spec.NodeAffinity = &pgov1.PGNodeAffinity{Key: key, Value: value, Type: pgov1.NodeAffinityType(req.NodeAffinityType)}
 	}
-	c.enum("podAntiAffinity", req.PodAntiAffinity, string(pgov1.PodAntiAffinityPreferred), string(pgov1.PodAntiAffinityRequired), string(pgov1.PodAntiAffinityDisabled))
+	c.enum("podAntiAffinity", req.PodAntiAffinity, rules.PodAntiAffinityTypes)
 	spec.PodAntiAffinity = pgov1.PodAntiAffinityType(req.PodAntiAffinity)
 	for i, t := range req.Tolerations {
-		tol, err := parseToleration(t)
-		if err != nil {
-			c.add(fmt.Sprintf("tolerations[%d]", i), "%v", err)
+		tol, why := rules.Toleration(t)
+		if why != "" {
+			c.rule(fmt.Sprintf("tolerations[%d]", i), t, why)
 			continue
 		}
 		spec.Tolerations = append(spec.Tolerations, tol)
@@ -167,7 +158,7 @@ func clusterFromRequest(ns string, req pgoapi.CreateClusterRequest, custom *core
 	if len(req.Labels) > 0 || len(req.Annotations) > 0 {
 		spec.Metadata = &pgov1.PGMetadata{Labels: req.Labels, Annotations: req.Annotations}
 	}
-	c.enum("serviceType", req.ServiceType, string(corev1.ServiceTypeClusterIP), string(corev1.ServiceTypeNodePort), string(corev1.ServiceTypeLoadBalancer))
+	c.enum("serviceType", req.ServiceType, rules.ServiceTypes)
 	spec.ServiceType = corev1.ServiceType(req.ServiceType)
 
 	// Backups.
@@ -216,15 +207,15 @@ func resourcesFrom(c *checks, prefix, cpu, memory, cpuLimit, memoryLimit string)
 		}
 		return q
 	}
-	cr := set(&res.Requests, corev1.ResourceCPU, "cpu", cpu, "500m or 2")
-	mr := set(&res.Requests, corev1.ResourceMemory, "memory", memory, "256Mi or 2Gi")
-	cl := set(&res.Limits, corev1.ResourceCPU, "cpuLimit", cpuLimit, "1 or 1500m")
-	ml := set(&res.Limits, corev1.ResourceMemory, "memoryLimit", memoryLimit, "512Mi or 4Gi")
-	if cr != nil && cl != nil && cl.Cmp(*cr) < 0 {
-		c.add(prefix+"cpuLimit", "%s is less than the cpu request %s; a limit must be at least the request", cl, cr)
+	cr := set(&res.Requests, corev1.ResourceCPU, "cpu", cpu, rules.ExampleCPU)
+	mr := set(&res.Requests, corev1.ResourceMemory, "memory", memory, rules.ExampleMemory)
+	cl := set(&res.Limits, corev1.ResourceCPU, "cpuLimit", cpuLimit, rules.ExampleCPU)
+	ml := set(&res.Limits, corev1.ResourceMemory, "memoryLimit", memoryLimit, rules.ExampleMemory)
+	if cr != nil && cl != nil {
+		c.rule(prefix+"cpuLimit", cl.String(), rules.Limit(*cl, *cr))
 	}
-	if mr != nil && ml != nil && ml.Cmp(*mr) < 0 {
-		c.add(prefix+"memoryLimit", "%s is less than the memory request %s; a limit must be at least the request", ml, mr)
+	if mr != nil && ml != nil {
+		c.rule(prefix+"memoryLimit", ml.String(), rules.Limit(*ml, *mr))
 	}
 	return res
 }
@@ -236,57 +227,6 @@ func storage(size resource.Quantity, class string) pgov1.PGStorage {
 	}
 	return s
 }
-
-// storageClass checks a StorageClass name.
-func (c *checks) storageClass(field, name string) {
-	if name == "" {
-		return
-	}
-	for _, msg := range validation.IsDNS1123Subdomain(name) {
-		c.add(field, "%q is not a StorageClass name: %s", name, msg)
-	}
-}
-
-// password checks a password given by the user.
-func (c *checks) password(field, pw string) {
-	if pw == "" {
-		return
-	}
-	if len(pw) > 256 {
-		c.add(field, "is %d characters long; at most 256", len(pw))
-	}
-	if strings.ContainsFunc(pw, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		c.add(field, "holds control characters; use printable characters only")
-	}
-}
-
-var tolerationEffects = []string{string(corev1.TaintEffectNoSchedule), string(corev1.TaintEffectPreferNoSchedule), string(corev1.TaintEffectNoExecute)}
-
-// parseToleration reads "key[=value]:Effect", as Crunchy's --toleration:
-// with a value the key must equal it, without one it must exist.
-func parseToleration(s string) (corev1.Toleration, error) {
-	kv, effect, ok := strings.Cut(s, ":")
-	if !ok || kv == "" {
-		return corev1.Toleration{}, fmt.Errorf("%q is not key[=value]:Effect, such as zone=east:NoSchedule", s)
-	}
-	if !slices.Contains(tolerationEffects, effect) {
-		return corev1.Toleration{}, fmt.Errorf("%q: the effect %q is not one of %s", s, effect, strings.Join(tolerationEffects, ", "))
-	}
-	key, value, hasValue := strings.Cut(kv, "=")
-	if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
-		return corev1.Toleration{}, fmt.Errorf("%q: the key %q is not valid: %s", s, key, strings.Join(msgs, "; "))
-	}
-	t := corev1.Toleration{Key: key, Effect: corev1.TaintEffect(effect), Operator: corev1.TolerationOpExists}
-	if hasValue {
-		if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
-			return corev1.Toleration{}, fmt.Errorf("%q: the value %q is not valid: %s", s, value, strings.Join(msgs, "; "))
-		}
-		t.Operator, t.Value = corev1.TolerationOpEqual, value
-	}
-	return t, nil
-}
-
-var parameterNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$`)
 
 // customConfig copies a ConfigMap's settings into a cluster's config. The
 // CRD refuses the settings pgo manages, with a message that names them.
@@ -302,7 +242,7 @@ func customConfig(c *checks, cm *corev1.ConfigMap) *pgov1.PGConfigSpec {
 		if k == customHBAKey {
 			for _, line := range strings.Split(v, "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-					if why := pgoapi.HBARuleProblem(line); why != "" {
+					if why := rules.HBARule(line); why != "" {
 						c.add("customConfig", "ConfigMap %s: the pg_hba rule %q %s", cm.Name, line, why)
 					}
 					cfg.PgHBA = append(cfg.PgHBA, line)
@@ -310,11 +250,11 @@ func customConfig(c *checks, cm *corev1.ConfigMap) *pgov1.PGConfigSpec {
 			}
 			continue
 		}
-		if !parameterNameRE.MatchString(k) {
+		if rules.ParameterName(k) != "" {
 			c.add("customConfig", "ConfigMap %s has the entry %q, which is neither a PostgreSQL setting name (such as work_mem) nor %s", cm.Name, k, customHBAKey)
 			continue
 		}
-		if why := pgoapi.ParameterValueProblem(strings.TrimSpace(v)); why != "" {
+		if why := rules.ParameterValue(strings.TrimSpace(v)); why != "" {
 			c.add("customConfig", "ConfigMap %s: the value of %s %s", cm.Name, k, why)
 		}
 		if cfg.Parameters == nil {
@@ -322,27 +262,20 @@ func customConfig(c *checks, cm *corev1.ConfigMap) *pgov1.PGConfigSpec {
 		}
 		cfg.Parameters[k] = pgov1.ParameterValue(strings.TrimSpace(v))
 	}
+	if why := rules.Count(len(cfg.Parameters), rules.MaxParameters); why != "" {
+		c.add("customConfig", "ConfigMap %s %s (PostgreSQL settings)", cm.Name, why)
+	}
+	if why := rules.Count(len(cfg.PgHBA), rules.MaxHBARules); why != "" {
+		c.add("customConfig", "ConfigMap %s %s (pg_hba rules)", cm.Name, why)
+	}
 	return cfg
 }
 
 // backupsFrom builds the pgBackRest repositories of a new cluster: posix
 // (the default: one volume repository), s3, or both.
 func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *resource.Quantity, s3CA []byte) (*pgov1.PGBackupsSpec, *corev1.Secret) {
-	posix, s3 := false, false
-	kinds := splitList(req.PgBackRestStorageType)
-	if req.PgBackRestStorageType != "" && len(kinds) == 0 {
-		c.add("pgBackRestStorageType", "%q is empty; give posix, s3 or posix,s3", req.PgBackRestStorageType)
-	}
-	for _, k := range kinds {
-		switch k {
-		case "posix":
-			posix = true
-		case "s3":
-			s3 = true
-		default:
-			c.add("pgBackRestStorageType", "%q is not one of posix, s3, posix,s3", req.PgBackRestStorageType)
-		}
-	}
+	posix, s3, why := rules.BackRestStorage(req.PgBackRestStorageType)
+	c.rule("pgBackRestStorageType", req.PgBackRestStorageType, why)
 	s3Fields := map[string]string{
 		"pgBackRestS3Bucket": req.PgBackRestS3Bucket, "pgBackRestS3Endpoint": req.PgBackRestS3Endpoint,
 		"pgBackRestS3Region": req.PgBackRestS3Region, "pgBackRestS3Key": req.PgBackRestS3Key,
@@ -370,16 +303,14 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 			c.add(f, "is required with pgBackRestStorageType %s", req.PgBackRestStorageType)
 		}
 	}
-	if b := req.PgBackRestS3Bucket; b != "" && (len(b) < 3 || len(b) > 63 || !bucketRE.MatchString(b)) {
-		c.add("pgBackRestS3Bucket", "%q is not a bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", b)
+	if b := req.PgBackRestS3Bucket; b != "" {
+		c.rule("pgBackRestS3Bucket", b, rules.S3Bucket(b))
 	}
-	if e := req.PgBackRestS3Endpoint; e != "" && (strings.Contains(e, "://") || !endpointRE.MatchString(e)) {
-		c.add("pgBackRestS3Endpoint", "%q is not a host name with an optional port, such as s3.example.com:9000 (without https://)", e)
+	if e := req.PgBackRestS3Endpoint; e != "" {
+		c.rule("pgBackRestS3Endpoint", e, rules.S3Endpoint(e))
 	}
-	if len(req.PgBackRestS3Region) > 64 {
-		c.add("pgBackRestS3Region", "is longer than 64 characters")
-	}
-	c.enum("pgBackRestS3URIStyle", req.PgBackRestS3URIStyle, string(pgov1.URIStyleHost), string(pgov1.URIStylePath))
+	c.rule("pgBackRestS3Region", req.PgBackRestS3Region, rules.S3Region(req.PgBackRestS3Region))
+	c.enum("pgBackRestS3URIStyle", req.PgBackRestS3URIStyle, rules.S3URIStyles)
 	c.objectName("pgBackRestS3CASecret", req.PgBackRestS3CASecret)
 
 	spec := &pgov1.PGBackupsSpec{}
@@ -405,106 +336,14 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 	return spec, secret
 }
 
-var (
-	bucketRE        = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
-	endpointRE      = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
-	restoreOptionRE = regexp.MustCompile(`^--[a-z][a-z0-9-]*(=.*)?$`)
-	repoOptionRE    = regexp.MustCompile(`^[1-4]$`)
-	managedOptionRE = regexp.MustCompile(`^--(stanza|pg[0-9]+-|repo[0-9]+-|config|log-path|lock-path|spool-path|archive-|delta|force|link-map|tablespace-map)`)
-)
-
-// recoveryTypes are the values of pgbackrest restore --type that name a
-// target; "default" (replay to the end of the WAL) needs none.
-var recoveryTypes = []string{"time", "xid", "lsn", "name", "immediate", "default"}
-
-// restoreOptions reads `--restore-opts`: pgBackRest restore options. --type,
-// --target, --target-exclusive and --repo become the data source's target
-// and repository; other options (such as --set) are passed on.
+// restoreOptions reads `--restore-opts` into the data source, as pgo reads
+// the flag: --type, --target, --target-exclusive and --repo become its
+// target and repository; other options (such as --set) are passed on.
 func restoreOptions(c *checks, opts string, ds *pgov1.PGDataSource) {
-	words, err := splitWords(opts)
-	if err != nil {
-		c.add("restoreOpts", "%v", err)
+	r, why := rules.RestoreOptions(opts)
+	if why != "" {
+		c.add("restoreOpts", "%s", why)
 		return
 	}
-	var typ, target string
-	var hasTarget, exclusive bool
-	for _, w := range words {
-		name, value, hasValue := strings.Cut(w, "=")
-		switch {
-		case !restoreOptionRE.MatchString(w):
-			c.add("restoreOpts", "%q is not a long option like --set=20261127-010000F", w)
-		case name == "--type":
-			typ = value
-			if !slices.Contains(recoveryTypes, typ) {
-				c.add("restoreOpts", "--type=%s is not one of %s", typ, strings.Join(recoveryTypes, ", "))
-			}
-		case name == "--target":
-			target, hasTarget = value, true
-		case name == "--target-exclusive":
-			exclusive = !hasValue || value == "y"
-		case name == "--repo":
-			if !repoOptionRE.MatchString(value) {
-				c.add("restoreOpts", "--repo=%s is not a repository number from 1 to 4", value)
-			}
-			ds.RepoName = pgov1.RepoName("repo" + value)
-		case managedOptionRE.MatchString(w):
-			c.add("restoreOpts", "%s is set by pgo; remove it", name)
-		default:
-			ds.Options = append(ds.Options, w)
-		}
-	}
-	switch typ {
-	case "", "default":
-		if hasTarget {
-			c.add("restoreOpts", "--target needs --type=time, xid, lsn or name")
-		}
-	case "immediate":
-		if hasTarget {
-			c.add("restoreOpts", "--type=immediate takes no --target")
-		}
-		ds.Target = &pgov1.PGRecoveryTarget{Type: pgov1.RecoveryTargetImmediate, Exclusive: exclusive}
-	default:
-		if target == "" {
-			c.add("restoreOpts", "--type=%s needs --target, such as --target='2026-11-27 11:59:59+00'", typ)
-		}
-		ds.Target = &pgov1.PGRecoveryTarget{Type: pgov1.RecoveryTargetType(typ), Value: target, Exclusive: exclusive}
-	}
-	if len(ds.Options) > 32 {
-		c.add("restoreOpts", "has %d options; at most 32 besides --type, --target and --repo", len(ds.Options))
-	}
-}
-
-// splitWords splits a command line like a shell: on blanks, with single
-// and double quotes.
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	for _, r := range s {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("an opening %c has no closing one", quote)
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
+	ds.Target, ds.RepoName, ds.Options = r.Target, r.Repo, r.Options
 }

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -106,7 +107,7 @@ func TestClusterFromRequestRefusesBadInput(t *testing.T) {
 		phrase string
 	}{
 		{"no name", pgoapi.CreateClusterRequest{}, "name", "is required"},
-		{"upper case", pgoapi.CreateClusterRequest{Name: "Hippo"}, "name", "starts with a lowercase letter"},
+		{"upper case", pgoapi.CreateClusterRequest{Name: "Hippo"}, "name", "start with a lowercase letter"},
 		{"too long", pgoapi.CreateClusterRequest{Name: strings.Repeat("a", 41)}, "name", "at most 40"},
 		{"underscore", pgoapi.CreateClusterRequest{Name: "hip_po"}, "name", "only lowercase letters"},
 		{"replicas", pgoapi.CreateClusterRequest{Name: "a", ReplicaCount: 33}, "replicaCount", "0 to 32"},
@@ -115,22 +116,22 @@ func TestClusterFromRequestRefusesBadInput(t *testing.T) {
 		{"zero size", pgoapi.CreateClusterRequest{Name: "a", PVCSize: "0"}, "pvcSize", "greater than zero"},
 		{"cpu", pgoapi.CreateClusterRequest{Name: "a", CPU: "-1"}, "cpu", "greater than zero"},
 		{"limit under request", pgoapi.CreateClusterRequest{Name: "a", Memory: "1Gi", MemoryLimit: "512Mi"}, "memoryLimit", "at least the request"},
-		{"storage class", pgoapi.CreateClusterRequest{Name: "a", StorageConfig: "Fast_SSD"}, "storageConfig", "StorageClass name"},
+		{"storage class", pgoapi.CreateClusterRequest{Name: "a", StorageConfig: "Fast_SSD"}, "storageConfig", "not a valid Kubernetes object name"},
 		{"wal size", pgoapi.CreateClusterRequest{Name: "a", WALStorageSize: "1X"}, "walStorageSize", "not a quantity"},
 		{"username", pgoapi.CreateClusterRequest{Name: "a", Username: "postgres"}, "username", "pgo manages itself"},
 		{"pg_ username", pgoapi.CreateClusterRequest{Name: "a", Username: "pg_x"}, "username", "reserves"},
-		{"database", pgoapi.CreateClusterRequest{Name: "a", Database: "1db"}, "database", "starts with a letter"},
+		{"database", pgoapi.CreateClusterRequest{Name: "a", Database: "1db"}, "database", "start with a letter"},
 		{"password type", pgoapi.CreateClusterRequest{Name: "a", PasswordType: "plain"}, "passwordType", "not one of scram-sha-256, md5"},
 		{"node label", pgoapi.CreateClusterRequest{Name: "a", NodeLabel: "zone"}, "nodeLabel", "key=value"},
 		{"affinity without label", pgoapi.CreateClusterRequest{Name: "a", NodeAffinityType: "required"}, "nodeAffinityType", "needs nodeLabel"},
 		{"affinity type", pgoapi.CreateClusterRequest{Name: "a", NodeLabel: "a=b", NodeAffinityType: "always"}, "nodeAffinityType", "not one of"},
 		{"anti-affinity", pgoapi.CreateClusterRequest{Name: "a", PodAntiAffinity: "strict"}, "podAntiAffinity", "not one of"},
-		{"toleration", pgoapi.CreateClusterRequest{Name: "a", Tolerations: []string{"zone=east"}}, "tolerations[0]", "key[=value]:Effect"},
+		{"toleration", pgoapi.CreateClusterRequest{Name: "a", Tolerations: []string{"zone=east"}}, "tolerations[0]", "key=value:Effect or key:Effect"},
 		{"toleration effect", pgoapi.CreateClusterRequest{Name: "a", Tolerations: []string{"zone:Never"}}, "tolerations[0]", "not one of NoSchedule"},
 		{"tls halves", pgoapi.CreateClusterRequest{Name: "a", ServerTLSSecret: "tls"}, "serverTLSSecret", "go together"},
 		{"service type", pgoapi.CreateClusterRequest{Name: "a", ServiceType: "ExternalName"}, "serviceType", "not one of"},
-		{"label key", pgoapi.CreateClusterRequest{Name: "a", Labels: map[string]string{"pgo.dev/x": "y"}}, "labels[pgo.dev/x]", "belong to pgo"},
-		{"label value", pgoapi.CreateClusterRequest{Name: "a", Labels: map[string]string{"x": "a b"}}, "labels[x]", "value is not valid"},
+		{"label key", pgoapi.CreateClusterRequest{Name: "a", Labels: map[string]string{"pgo.dev/x": "y"}}, "labels[pgo.dev/x]", "belongs to pgo"},
+		{"label value", pgoapi.CreateClusterRequest{Name: "a", Labels: map[string]string{"x": "a b"}}, "labels[x]", "is not a valid label value"},
 		{"storage type", pgoapi.CreateClusterRequest{Name: "a", PgBackRestStorageType: "gcs"}, "pgBackRestStorageType", "not one of posix, s3"},
 		{"s3 without bucket", pgoapi.CreateClusterRequest{Name: "a", PgBackRestStorageType: "s3"}, "pgBackRestS3Bucket", "is required"},
 		{"s3 fields without s3", pgoapi.CreateClusterRequest{Name: "a", PgBackRestS3Bucket: "b"}, "pgBackRestS3Bucket", "needs pgBackRestStorageType"},
@@ -147,18 +148,25 @@ func TestClusterFromRequestRefusesBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := clusterFromRequest("ns1", tc.req, nil, nil)
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.code != 422 {
-				t.Fatalf("error %v, want a 422", err)
-			}
-			for _, f := range ae.fields {
-				if f.Field == tc.field && strings.Contains(f.Message, tc.phrase) {
-					return
-				}
-			}
-			t.Errorf("fields %+v, want %s: ...%s...", ae.fields, tc.field, tc.phrase)
+			wantFieldError(t, err, tc.field, tc.phrase)
 		})
 	}
+}
+
+// wantFieldError checks that err is a 422 whose fields hold field, with a
+// message saying phrase.
+func wantFieldError(t *testing.T, err error, field, phrase string) {
+	t.Helper()
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.code != http.StatusUnprocessableEntity {
+		t.Fatalf("error %v, want a 422", err)
+	}
+	for _, f := range ae.fields {
+		if f.Field == field && strings.Contains(f.Message, phrase) {
+			return
+		}
+	}
+	t.Errorf("fields %+v, want %s: ...%s...", ae.fields, field, phrase)
 }
 
 func TestClusterFromRequestReportsEveryField(t *testing.T) {
@@ -196,13 +204,6 @@ func TestCustomConfigRefusesValuesThatBreakFiles(t *testing.T) {
 	if _, err := clusterFromRequest("ns1", pgoapi.CreateClusterRequest{Name: "a", CustomConfig: "c"},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: map[string]string{"work_mem": " 64MB\n", "pg_hba.conf": "hostssl all all 0.0.0.0/0 scram-sha-256\n# trust nobody\n"}}, nil); err != nil {
 		t.Errorf("a good custom configuration: %v", err)
-	}
-}
-
-func TestSplitWords(t *testing.T) {
-	got, err := splitWords(`--a=1  --b="x y" --c='p "q"'` + "\t--d")
-	if err != nil || !slices.Equal(got, []string{"--a=1", "--b=x y", `--c=p "q"`, "--d"}) {
-		t.Errorf("got %q, %v", got, err)
 	}
 }
 

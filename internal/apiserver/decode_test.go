@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 func TestDecodeRefusesBadBodies(t *testing.T) {
@@ -116,7 +117,7 @@ func checkBuiltCluster(t *testing.T, req pgoapi.CreateClusterRequest, nc newClus
 			t.Fatalf("accepted label %s", k)
 		}
 	}
-	if !roleNameRE.MatchString(string(c.Spec.User)) {
+	if rules.RoleName(string(c.Spec.User)) != "" {
 		t.Fatalf("accepted user %q", c.Spec.User)
 	}
 	if _, err := json.Marshal(c); err != nil {

@@ -14,14 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
-
-// maxPgoName is the longest pgo user or role name: its Secret's name
-// ("pgouser-" and the name) is a DNS label.
-const maxPgoName = 63 - len(pgoapi.PgouserSecretPrefix)
-
-// minPgouserPassword is the shortest pgo user password.
-const minPgouserPassword = 8
 
 func pgouserSecret(ns, name, hash string, roles, namespaces []string) *corev1.Secret {
 	return &corev1.Secret{
@@ -104,8 +98,8 @@ func (s *Server) showPgouser(ctx context.Context, r *request) (any, error) {
 func (s *Server) checkGrant(ctx context.Context, caller *principal, v *checks, roles []string, namespaces []string, all bool) error {
 	for i, role := range roles {
 		field := fmt.Sprintf("roles[%d]", i)
-		if len(role) > maxPgoName || !dns1035.MatchString(role) {
-			v.add(field, "%q is not a pgo role name", role)
+		if why := rules.PgoName(role); why != "" {
+			v.rule(field, role, why)
 			continue
 		}
 		sec := &corev1.Secret{}
@@ -192,11 +186,8 @@ func (s *Server) createPgouser(ctx context.Context, r *request) (any, error) {
 		return nil, err
 	}
 	var v checks
-	v.dnsLabel("name", req.Name, maxPgoName, "a pgo user name")
-	if len(req.Password) < minPgouserPassword {
-		v.add("password", "is %d characters long; give at least %d", len(req.Password), minPgouserPassword)
-	}
-	v.password("password", req.Password)
+	v.rule("name", req.Name, rules.PgoName(req.Name))
+	v.rule("password", "", rules.Password(req.Password))
 	if len(req.Roles) == 0 {
 		v.add("roles", "is empty; give at least one pgo role")
 	}
@@ -233,10 +224,7 @@ func (s *Server) updatePgouser(ctx context.Context, r *request) (any, error) {
 	}
 	var v checks
 	if req.Password != nil {
-		if len(*req.Password) < minPgouserPassword {
-			v.add("password", "is %d characters long; give at least %d", len(*req.Password), minPgouserPassword)
-		}
-		v.password("password", *req.Password)
+		v.rule("password", "", rules.Password(*req.Password))
 	}
 	var roles, namespaces []string
 	if req.Roles != nil {
@@ -380,26 +368,17 @@ func (s *Server) showPgorole(ctx context.Context, r *request) (any, error) {
 // checkPermissions validates a permission list; a caller grants only what
 // it holds.
 func checkPermissions(v *checks, caller *principal, perms []string) {
-	if len(perms) == 0 {
-		v.add("permissions", "is empty; give permissions such as ShowCluster, or * for all")
-	}
+	v.rule("permissions", "", rules.Permissions(perms))
 	for i, p := range perms {
 		field := fmt.Sprintf("permissions[%d]", i)
-		switch {
-		case !pgoapi.KnownPermission(pgoapi.Permission(p)):
-			names := make([]string, len(pgoapi.Permissions))
-			for j, q := range pgoapi.Permissions {
-				names[j] = string(q)
-			}
-			v.add(field, "%q is not a permission; permissions are *, %s", p, strings.Join(names, ", "))
+		switch why := rules.Permission(p); {
+		case why != "":
+			v.rule(field, p, why)
 		case p == string(pgoapi.PermissionAll) && !caller.All:
 			v.add(field, "pgo user %s does not hold every permission, so it cannot grant *", caller.Name)
 		case !caller.can(pgoapi.Permission(p)):
 			v.add(field, "pgo user %s does not hold %s, so it cannot grant it", caller.Name, p)
 		}
-	}
-	if slices.Contains(perms, string(pgoapi.PermissionAll)) && len(perms) > 1 {
-		v.add("permissions", "* grants every permission; give it alone")
 	}
 }
 
@@ -446,7 +425,7 @@ func (s *Server) createPgorole(ctx context.Context, r *request) (any, error) {
 		return nil, err
 	}
 	var v checks
-	v.dnsLabel("name", req.Name, maxPgoName, "a pgo role name")
+	v.rule("name", req.Name, rules.PgoName(req.Name))
 	checkPermissions(&v, r.user, req.Permissions)
 	if err := v.err(); err != nil {
 		return nil, err

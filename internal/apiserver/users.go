@@ -16,6 +16,7 @@ import (
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/postgres"
+	"pgo.dev/pgo/internal/rules"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -24,13 +25,6 @@ import (
 // their passwords in the Secrets "<cluster>-<user>-secret". The apiserver
 // writes the spec first, then the Secret: the controller removes the
 // Secrets of users that are not in the spec.
-
-// Limits of user requests.
-const (
-	minPasswordLength = 8
-	maxPasswordLength = 256
-	maxValidDays      = 36500
-)
 
 // userOf describes a user of a cluster.
 func userOf(c *pgov1.PGCluster, u pgov1.PGUser, now time.Time) pgoapi.User {
@@ -66,8 +60,8 @@ func (s *Server) showUsers(ctx context.Context, r *request) (any, error) {
 	}
 	expiring := -1
 	if v := r.URL.Query().Get(pgoapi.QueryExpiring); v != "" {
-		if expiring, err = strconv.Atoi(v); err != nil || expiring < 0 || expiring > maxValidDays {
-			return nil, badRequest("query parameter %s=%q is not a number of days from 0 to %d", pgoapi.QueryExpiring, v, maxValidDays)
+		if expiring, err = strconv.Atoi(v); err != nil || rules.Days(expiring) != "" {
+			return nil, badRequest("query parameter %s=%q is not a number of days from 0 to %d", pgoapi.QueryExpiring, v, rules.MaxDays)
 		}
 	}
 	c, err := s.clusterOf(ctx, r)
@@ -102,11 +96,20 @@ func findUser(c *pgov1.PGCluster, name string) int {
 	return slices.IndexFunc(c.Spec.Users, func(u pgov1.PGUser) bool { return string(u.Name) == name })
 }
 
-// checkPasswordLength validates a length of generated password.
+// passwordLength checks the length asked of a generated password; 0 is the
+// default.
 func (c *checks) passwordLength(field string, n int) {
-	if n != 0 && (n < minPasswordLength || n > maxPasswordLength) {
-		c.add(field, "%d is out of range; give %d to %d characters", n, minPasswordLength, maxPasswordLength)
+	if n != 0 {
+		c.number(field, n, rules.PasswordLength(n))
 	}
+}
+
+// databases checks the databases given to a user.
+func (c *checks) databases(field string, dbs []string) {
+	for i, d := range dbs {
+		c.databaseName(fmt.Sprintf("%s[%d]", field, i), d)
+	}
+	c.rule(field, "", rules.Count(len(dbs), rules.MaxUserDatabases))
 }
 
 func (s *Server) createUser(ctx context.Context, r *request) (any, error) {
@@ -119,16 +122,9 @@ func (s *Server) createUser(ctx context.Context, r *request) (any, error) {
 	v.roleName("username", req.Username)
 	v.password("password", req.Password)
 	v.passwordLength("passwordLength", req.PasswordLength)
-	v.enum("passwordType", req.PasswordType, string(pgov1.PasswordSCRAM), string(pgov1.PasswordMD5))
-	if req.ValidDays < 0 || req.ValidDays > maxValidDays {
-		v.add("validDays", "%d is out of range; give 1 to %d days, or 0 for a password that does not expire", req.ValidDays, maxValidDays)
-	}
-	for i, d := range req.Databases {
-		v.databaseName(fmt.Sprintf("databases[%d]", i), d)
-	}
-	if len(req.Databases) > 64 {
-		v.add("databases", "has %d entries; at most 64", len(req.Databases))
-	}
+	v.enum("passwordType", req.PasswordType, rules.PasswordTypes)
+	v.number("validDays", req.ValidDays, rules.Days(req.ValidDays))
+	v.databases("databases", req.Databases)
 	attrs := v.roleOptions("options", req.Options)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -195,7 +191,7 @@ func (s *Server) updateUser(ctx context.Context, r *request) (any, error) {
 		v.add("passwordLength", "needs rotatePassword")
 	}
 	if req.PasswordType != nil {
-		v.enum("passwordType", *req.PasswordType, string(pgov1.PasswordSCRAM), string(pgov1.PasswordMD5))
+		v.enum("passwordType", *req.PasswordType, rules.PasswordTypes)
 		if *req.PasswordType == "" {
 			v.add("passwordType", "is empty; give scram-sha-256 or md5")
 		}
@@ -203,19 +199,14 @@ func (s *Server) updateUser(ctx context.Context, r *request) (any, error) {
 			v.add("passwordType", "changing how the password is stored needs the password set again: give password or rotatePassword too")
 		}
 	}
-	if req.ValidDays != nil && *req.ValidDays > maxValidDays {
-		v.add("validDays", "%d is out of range; at most %d days (0 or less: never expires)", *req.ValidDays, maxValidDays)
+	if req.ValidDays != nil && *req.ValidDays > 0 { // 0 or less: never expires
+		v.number("validDays", *req.ValidDays, rules.Days(*req.ValidDays))
 	}
 	if req.ValidDays != nil && req.ExpireUser {
 		v.add("expireUser", "goes without validDays: either expire the password now or set when it expires")
 	}
 	if req.Databases != nil {
-		for i, d := range *req.Databases {
-			v.databaseName(fmt.Sprintf("databases[%d]", i), d)
-		}
-		if len(*req.Databases) > 64 {
-			v.add("databases", "has %d entries; at most 64", len(*req.Databases))
-		}
+		v.databases("databases", *req.Databases)
 	}
 	attrs := postgres.DefaultRoleAttributes()
 	if req.Options != nil {

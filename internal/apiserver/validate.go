@@ -7,11 +7,10 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/validation"
 
-	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/postgres"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // checks collects the invalid fields of a request.
@@ -29,84 +28,64 @@ func (c checks) err() error {
 	return invalid(c)
 }
 
-var (
-	dns1035    = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-	roleNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
-	databaseRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)
-)
-
-// reservedRoles are the users pgo manages itself.
-var reservedRoles = []string{"postgres", "replicator", "pgbouncer", "ccp_monitoring", "pgbackrest"}
-
-// checkClusterName: as the PGCluster CRD's rules.
-func (c *checks) clusterName(field, name string) {
-	c.dnsLabel(field, name, pgov1.MaxClusterNameLength, "a cluster name")
-}
-
-// dnsLabel checks an RFC 1035 label of at most max characters.
-func (c *checks) dnsLabel(field, name string, max int, what string) {
+// rule adds a field's problem, if a rule found one: the value (unless
+// empty), then the rule's reason.
+func (c *checks) rule(field, value, why string) {
 	switch {
-	case name == "":
-		c.add(field, "is required: %s", what)
-	case len(name) > max:
-		c.add(field, "%q is %d characters long; %s has at most %d", name, len(name), what, max)
-	case !dns1035.MatchString(name):
-		c.add(field, "%q is not valid: %s starts with a lowercase letter and holds only lowercase letters, digits and '-', not at the end", name, what)
+	case why == "":
+	case value == "":
+		c.add(field, "%s", why)
+	default:
+		c.add(field, "%q %s", value, why)
 	}
 }
 
-// namespaceName checks a namespace name (an RFC 1123 label).
+// number is rule for a number.
+func (c *checks) number(field string, n int, why string) {
+	if why != "" {
+		c.add(field, "%d %s", n, why)
+	}
+}
+
+// dns1035 matches the names of pgo users (auth.go checks credentials' user
+// names with it).
+var dns1035 = regexp.MustCompile(rules.DNSLabelPattern)
+
+func (c *checks) clusterName(field, name string) {
+	c.rule(field, name, rules.ClusterName(name))
+}
+
 func (c *checks) namespaceName(field, name string) {
-	if name == "" {
-		c.add(field, "is required: a namespace name")
-		return
-	}
-	for _, msg := range validation.IsDNS1123Label(name) {
-		c.add(field, "%q is not a valid namespace name: %s", name, msg)
-	}
+	c.rule(field, name, rules.Namespace(name))
 }
 
-// objectName checks the name of a Secret or ConfigMap (a DNS subdomain).
+// objectName checks the name of a Secret, a ConfigMap or a StorageClass.
 func (c *checks) objectName(field, name string) {
-	if name == "" {
-		return
-	}
-	for _, msg := range validation.IsDNS1123Subdomain(name) {
-		c.add(field, "%q is not a valid object name: %s", name, msg)
-	}
+	c.rule(field, name, rules.ObjectName(name))
 }
 
 // roleName checks a PostgreSQL user name that pgo manages.
 func (c *checks) roleName(field, name string) {
-	switch {
-	case name == "":
-		c.add(field, "is required: a user name")
-	case len(name) > 63:
-		c.add(field, "%q is %d characters long; user names have at most 63", name, len(name))
-	case !roleNameRE.MatchString(name):
-		c.add(field, "%q is not valid: a user name starts with a lowercase letter and holds only lowercase letters, digits, '_' and '-'", name)
-	case slices.Contains(reservedRoles, name):
-		c.add(field, "%q is one of the users pgo manages itself (%s); choose another name", name, strings.Join(reservedRoles, ", "))
-	case strings.HasPrefix(name, "pg_"):
-		c.add(field, "%q starts with pg_, which PostgreSQL reserves for its own roles", name)
-	}
+	c.rule(field, name, rules.RoleName(name))
 }
 
-// databaseName checks a PostgreSQL database name.
 func (c *checks) databaseName(field, name string) {
-	switch {
-	case len(name) > 63:
-		c.add(field, "%q is %d characters long; database names have at most 63", name, len(name))
-	case !databaseRE.MatchString(name):
-		c.add(field, "%q is not valid: a database name starts with a letter or '_' and holds letters, digits, '_', '$' and '-'", name)
+	c.rule(field, name, rules.DatabaseName(name))
+}
+
+// password checks a password given by the user; empty is fine where the
+// apiserver generates one.
+func (c *checks) password(field, pw string) {
+	if pw != "" {
+		c.rule(field, "", rules.Password(pw))
 	}
 }
 
 // roleOptions checks role attributes with the controller's own parser, and
 // answers them.
 func (c *checks) roleOptions(field, options string) postgres.RoleAttributes {
-	if len(options) > 256 {
-		c.add(field, "is %d characters long; at most 256", len(options))
+	if why := rules.RoleOptions(options); why != "" {
+		c.rule(field, "", why)
 		return postgres.DefaultRoleAttributes()
 	}
 	a, err := postgres.ParseRoleOptions(options)
@@ -130,23 +109,17 @@ func (c *checks) quantity(field, value, example string) *resource.Quantity {
 	if value == "" {
 		return nil
 	}
-	q, err := resource.ParseQuantity(value)
-	if err != nil {
-		c.add(field, "%q is not a quantity; write it like %s", value, example)
-		return nil
-	}
-	if q.Sign() <= 0 {
-		c.add(field, "%q must be greater than zero, such as %s", value, example)
+	q, why := rules.Quantity(value, example)
+	if why != "" {
+		c.rule(field, value, why)
 		return nil
 	}
 	return &q
 }
 
 // enum checks that value is one of allowed (empty is allowed: the default).
-func (c *checks) enum(field, value string, allowed ...string) {
-	if value != "" && !slices.Contains(allowed, value) {
-		c.add(field, "%q is not one of %s", value, strings.Join(allowed, ", "))
-	}
+func (c *checks) enum(field, value string, allowed []string) {
+	c.rule(field, value, rules.OneOf(value, allowed))
 }
 
 // labels checks label (or annotation, when annotations) keys and values.
@@ -158,19 +131,10 @@ func (c *checks) labels(field string, m map[string]string, annotations bool) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		f := fmt.Sprintf("%s[%s]", field, k)
-		for _, msg := range validation.IsQualifiedName(k) {
-			c.add(f, "the key is not valid: %s", msg)
-		}
-		if strings.HasPrefix(k, "pgo.dev/") {
-			c.add(f, "keys under pgo.dev/ belong to pgo; choose another key")
-		}
+		c.rule(f, k, rules.MetadataKey(k))
 		if !annotations {
-			for _, msg := range validation.IsValidLabelValue(m[k]) {
-				c.add(f, "the value is not valid: %s", msg)
-			}
+			c.rule(f, m[k], rules.LabelValue(m[k]))
 		}
 	}
-	if len(m) > 64 {
-		c.add(field, "has %d entries; at most 64", len(m))
-	}
+	c.rule(field, "", rules.Count(len(m), rules.MaxMetadataEntries))
 }

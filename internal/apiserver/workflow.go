@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 // Workflows. A long operation (create a cluster, scale, update, fail over,
@@ -73,8 +73,6 @@ type workflowParams struct {
 	Primary string `json:"primary,omitempty"`
 	Target  string `json:"target,omitempty"`
 }
-
-var workflowIDRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // newWorkflowID is a random (version 4) UUID.
 func newWorkflowID() string {
@@ -238,8 +236,10 @@ func (s *Server) startWorkflow(ctx context.Context, c *pgov1.PGCluster, op strin
 // showWorkflow answers ShowWorkflow.
 func (s *Server) showWorkflow(ctx context.Context, r *request) (any, error) {
 	ns, id := r.PathValue(pgoapi.ParamNamespace), r.PathValue(pgoapi.ParamID)
-	if !workflowIDRE.MatchString(id) {
-		return nil, invalid([]pgoapi.FieldError{{Field: "id", Message: fmt.Sprintf("%q is not a workflow id, such as 0b6c6f35-8d9b-4b1e-9a55-6f5f3c2f9d10", id)}})
+	var v checks
+	v.rule("id", id, rules.WorkflowID(id))
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	cm := &corev1.ConfigMap{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pgoapi.WorkflowConfigMap(id)}, cm)

@@ -8,6 +8,7 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/rules"
 )
 
 func TestWorkflowAdvances(t *testing.T) {
@@ -113,7 +114,7 @@ func TestWorkflowDoesNotChangeWhenDone(t *testing.T) {
 
 func TestWorkflowIDs(t *testing.T) {
 	a, b := newWorkflowID(), newWorkflowID()
-	if a == b || !workflowIDRE.MatchString(a) || !workflowIDRE.MatchString(b) {
+	if a == b || rules.WorkflowID(a) != "" || rules.WorkflowID(b) != "" {
 		t.Errorf("ids %q %q", a, b)
 	}
 }

@@ -98,7 +98,7 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl := cmd.Flags()
 	r := &f.req
 	fl.Int32Var(&r.ReplicaCount, "replica-count", 0, "number of replicas besides the primary (0 to 32)")
-	fl.Int32Var(&r.PostgresVersion, "postgres-version", 0, "major PostgreSQL version, 13 to 17 (default 15)")
+	fl.Int32Var(&r.PostgresVersion, "postgres-version", 0, "major PostgreSQL version (default 15); the operator's configuration says which it has images for")
 	fl.StringVar(&r.Image, "image", "", "database image holding PostgreSQL and pgBackRest (default: the operator's)")
 	fl.BoolVar(&r.Metrics, "metrics", false, "export Prometheus metrics from every instance")
 	fl.StringVar(&r.CPU, "cpu", "", "CPU request of each instance, such as 500m")
@@ -194,10 +194,8 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 	if err := invalidNumber("--replica-count", int(r.ReplicaCount), rules.Replicas(r.ReplicaCount)); err != nil {
 		return r, err
 	}
-	if r.PostgresVersion != 0 {
-		if err := checkRange("--postgres-version", int(r.PostgresVersion), 13, 17); err != nil {
-			return r, err
-		}
+	if err := invalidNumber("--postgres-version", int(r.PostgresVersion), rules.PostgresVersion(r.PostgresVersion)); err != nil {
+		return r, err
 	}
 	for _, q := range []struct{ flag, value, example string }{
 		{"--cpu", r.CPU, rules.ExampleCPU},

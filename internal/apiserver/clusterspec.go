@@ -53,9 +53,7 @@ func clusterFromRequest(ns string, req pgoapi.CreateClusterRequest, custom *core
 	var c checks
 	c.clusterName("name", req.Name)
 	c.number("replicaCount", int(req.ReplicaCount), rules.Replicas(req.ReplicaCount))
-	if v := req.PostgresVersion; v != 0 && (v < 13 || v > 17) {
-		c.add("postgresVersion", "%d is not supported; give a major version from 13 to 17", v)
-	}
+	c.number("postgresVersion", int(req.PostgresVersion), rules.PostgresVersion(req.PostgresVersion))
 	if len(req.Image) > 512 {
 		c.add("image", "is %d characters long; at most 512", len(req.Image))
 	}

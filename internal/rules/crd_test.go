@@ -96,6 +96,7 @@ func TestCRDMarkers(t *testing.T) {
 		{crd: "pgclusters", path: "spec.users[].passwordType", enum: PasswordTypes},
 		// Instances and placement.
 		{crd: "pgclusters", path: "spec.replicas", minimum: num(0), maximum: num(MaxReplicas)},
+		{crd: "pgclusters", path: "spec.postgresVersion", minimum: num(MinPostgresVersion), maximum: num(MaxPostgresVersion)},
 		{crd: "pgclusters", path: "spec.nodeAffinity.type", enum: NodeAffinityTypes},
 		{crd: "pgclusters", path: "spec.podAntiAffinity", enum: PodAntiAffinityTypes},
 		{crd: "pgclusters", path: "spec.serviceType", enum: ServiceTypes},

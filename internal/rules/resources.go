@@ -15,6 +15,22 @@ func Replicas(n int32) string { return Range(int(n), 0, MaxReplicas) }
 // AddedReplicas checks how many replicas to add to a cluster.
 func AddedReplicas(n int32) string { return Range(int(n), 1, MaxReplicas) }
 
+// The PostgreSQL major versions pgo knows how to run: the bounds of
+// spec.postgresVersion. Which of them a cluster may run is the operator's
+// configuration (package pgoconfig): the versions it has images for.
+const (
+	MinPostgresVersion = 13
+	MaxPostgresVersion = 17
+)
+
+// PostgresVersion checks a PostgreSQL major version; 0 is the default.
+func PostgresVersion(v int32) string {
+	if v == 0 {
+		return ""
+	}
+	return Range(int(v), MinPostgresVersion, MaxPostgresVersion)
+}
+
 // Examples of quantities, for the reasons of Quantity.
 const (
 	ExampleCPU    = "500m or 2"

@@ -73,8 +73,28 @@ func splitList(s string) []string {
 	return out
 }
 
-// hashSlots bounds how many password hashes are computed at once.
+// hashSlots bounds how many password hashes are computed at once: a flood
+// of logins waits for a slot rather than taking every CPU.
 var hashSlots = make(chan struct{}, 2)
+
+// checkSlowly compares a password with what a pgouser Secret stores (""
+// when there is no such user) at the cost of one hash whatever is stored,
+// so that a failure takes as long for a user that does not exist.
+func checkSlowly(ctx context.Context, stored, password string) (bool, error) {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, unavailable("the request was cancelled")
+	}
+	verifier := verifierFor(stored)
+	ok := checkPassword(verifier, password)
+	<-hashSlots
+	if verifier != stored {
+		// The hash was for the time it takes; the answer is here.
+		ok = stored != "" && checkPassword(stored, password)
+	}
+	return ok, nil
+}
 
 // verified remembers credentials already checked against a Secret version.
 type verified struct {
@@ -115,38 +135,46 @@ func unauthorized() *apiError {
 // gathers the permissions of the user's roles.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
 	user, password, ok := r.BasicAuth()
-	if !ok || user == "" || len(user) > 63 || !dns1035.MatchString(user) {
+	if !ok || user == "" {
 		return nil, unauthorized()
+	}
+	rec, rv, err := s.pgouser(ctx, user)
+	if err != nil {
+		return nil, unavailable("cannot read pgo users from Kubernetes: %v", err)
+	}
+	if rec.Password != "" && s.verified.check(user, rv, password) {
+		return s.principalOf(ctx, rec, nil)
+	}
+	ok, err = checkSlowly(ctx, rec.Password, password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, unauthorized()
+	}
+	s.verified.remember(user, rv, password)
+	return s.principalOf(ctx, rec, nil)
+}
+
+// pgouser reads a pgo user's record and its Secret's resourceVersion: a
+// zero record when there is no such user, or the name cannot be one.
+func (s *Server) pgouser(ctx context.Context, user string) (pgouserRecord, string, error) {
+	if len(user) > 63 || !dns1035.MatchString(user) {
+		return pgouserRecord{}, "", nil
 	}
 	secret := &corev1.Secret{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgouserSecret(user)}, secret)
 	if apierrors.IsNotFound(err) {
-		return nil, unauthorized()
+		return pgouserRecord{}, "", nil
 	}
 	if err != nil {
-		return nil, unavailable("cannot read pgo users from Kubernetes: %v", err)
+		return pgouserRecord{}, "", err
 	}
 	rec := parsePgouser(secret)
-	if rec.Name != user || rec.Password == "" {
-		return nil, unauthorized()
+	if rec.Name != user {
+		return pgouserRecord{}, "", nil
 	}
-	if !s.verified.check(user, secret.ResourceVersion, password) {
-		// The hash is slow on purpose; a flood of wrong passwords waits
-		// here rather than taking every CPU.
-		select {
-		case hashSlots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, unavailable("the request was cancelled")
-		}
-		ok := checkPassword(rec.Password, password)
-		<-hashSlots
-		if !ok {
-			return nil, unauthorized()
-		}
-		s.verified.remember(user, secret.ResourceVersion, password)
-	}
-
-	return s.principalOf(ctx, rec, nil)
+	return rec, secret.ResourceVersion, nil
 }
 
 // principalOf is what a pgo user may do: the permissions of its roles (as

@@ -131,6 +131,22 @@ func unauthorized() *apiError {
 		"authentication failed: give a pgo user and password (PGOUSERNAME and PGOUSERPASS, or ~/.pgouser)")
 }
 
+// invalidName stands for a user name that is not a valid one in the log.
+const invalidName = "(invalid)"
+
+// attemptedName is a user name given at login as it may be shown (in the
+// log or an answer): cut at 63 characters, and invalidName unless it is a
+// valid name, so that hostile input cannot add to a log line.
+func attemptedName(user string) string {
+	if len(user) > 63 {
+		user = user[:63]
+	}
+	if !dns1035.MatchString(user) {
+		return invalidName
+	}
+	return user
+}
+
 // authenticate checks HTTP Basic credentials against the pgouser Secrets and
 // gathers the permissions of the user's roles.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
@@ -140,7 +156,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal,
 	}
 	rec, rv, err := s.pgouser(ctx, user)
 	if err != nil {
-		return nil, unavailable("cannot read pgo users from Kubernetes: %v", err)
+		// The caller is not authenticated: what Kubernetes said goes to
+		// the log only.
+		s.Log.Error(err, "cannot read a pgo user from Kubernetes", "attemptedUser", attemptedName(user))
+		return nil, unavailable("cannot check credentials now; try again later (the apiserver's log says why)")
 	}
 	if rec.Password != "" && s.verified.check(user, rv, password) {
 		return s.principalOf(ctx, rec, nil)

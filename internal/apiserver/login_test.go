@@ -6,13 +6,28 @@ package apiserver
 // names the attempted user, and Kubernetes errors stay in the log.
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
 	"pgo.dev/pgo/internal/pgoapi"
 )
+
+// unwatched is a client that does not watch, for interceptor.NewClient.
+type unwatched struct{ client.Client }
+
+func (unwatched) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, errors.New("this client does not watch")
+}
 
 // TestFailedLoginsCostAHash: a login that fails because the user does not
 // exist, its name is invalid or its record holds no password waits for a
@@ -65,5 +80,44 @@ func TestFailedLoginsCostAHash(t *testing.T) {
 		if code != http.StatusUnauthorized {
 			t.Errorf("%s: %d, want 401", tc.what, code)
 		}
+	}
+}
+
+// TestKubernetesErrorsAreNotShownToCallers: when the pgouser Secret cannot
+// be read, the caller, not yet authenticated, gets a 503 that does not
+// repeat the Kubernetes error; the log has it.
+func TestKubernetesErrorsAreNotShownToCallers(t *testing.T) {
+	const detail = "etcdserver: leader changed (internal detail 7f3a)"
+	var failing atomic.Bool
+	h := newHarnessWith(t, func(s *Server) {
+		s.Client = interceptor.NewClient(unwatched{s.Client}, interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if _, secret := obj.(*corev1.Secret); secret && failing.Load() {
+					return errors.New(detail)
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+		})
+	})
+	failing.Store(true)
+	a := h.admin("GET", pgoapi.PathVersion, nil)
+	if a.code != http.StatusServiceUnavailable {
+		t.Fatalf("%d %s, want 503", a.code, a.body)
+	}
+	if strings.Contains(string(a.body), "7f3a") || strings.Contains(string(a.body), "etcdserver") {
+		t.Errorf("the answer shows the Kubernetes error: %s", a.body)
+	}
+	if a.header.Get(pgoapi.HeaderAuthenticate) != "" {
+		t.Errorf("a 503 with a challenge")
+	}
+	h.mu.Lock()
+	logged := strings.Contains(strings.Join(h.logs, "\n"), "7f3a")
+	h.mu.Unlock()
+	if !logged {
+		t.Errorf("the Kubernetes error is not in the log")
+	}
+	failing.Store(false)
+	if a := h.admin("GET", pgoapi.PathVersion, nil); a.code != http.StatusOK {
+		t.Errorf("after Kubernetes recovered: %d %s", a.code, a.body)
 	}
 }

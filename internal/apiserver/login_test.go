@@ -83,6 +83,41 @@ func TestFailedLoginsCostAHash(t *testing.T) {
 	}
 }
 
+// TestAuditNamesTheAttemptedUser: a failed login's audit line names the
+// user it tried, when that is a valid name (cut at 63 characters), and a
+// placeholder otherwise; never the password.
+func TestAuditNamesTheAttemptedUser(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct{ user, want string }{
+		{pgoapi.AdminUser, `"attemptedUser"="admin"`},
+		{"nobody", `"attemptedUser"="nobody"`},
+		{`x" "user"="admin`, `"attemptedUser"="(invalid)"`},
+		{"Admin\nFAKE audit line", `"attemptedUser"="(invalid)"`},
+		{strings.Repeat("a", 100), `"attemptedUser"="` + strings.Repeat("a", 63) + `"`},
+	} {
+		if a := h.call("GET", pgoapi.PathVersion, tc.user, "Wrong-Password-7", nil); a.code != http.StatusUnauthorized {
+			t.Errorf("%q: %d %s", tc.user, a.code, a.body)
+		}
+		lines := h.auditLines()
+		last := lines[len(lines)-1]
+		if !strings.Contains(last, `"user"="-"`) || !strings.Contains(last, tc.want) || strings.Contains(last, "FAKE") {
+			t.Errorf("audit line for %q: %s, want %s", tc.user, last, tc.want)
+		}
+	}
+	h.admin("GET", pgoapi.PathVersion, nil)
+	lines := h.auditLines()
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"user"="admin"`) || strings.Contains(last, "attemptedUser") {
+		t.Errorf("audit line of a success: %s", last)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.logs {
+		if strings.Contains(l, "Wrong-Password-7") || strings.Contains(l, h.adminPassword) {
+			t.Errorf("a log line holds a password: %q", l)
+		}
+	}
+}
+
 // TestKubernetesErrorsAreNotShownToCallers: when the pgouser Secret cannot
 // be read, the caller, not yet authenticated, gets a 503 that does not
 // repeat the Kubernetes error; the log has it.

@@ -148,31 +148,58 @@ func attemptedName(user string) string {
 }
 
 // authenticate checks HTTP Basic credentials against the pgouser Secrets and
-// gathers the permissions of the user's roles.
+// gathers the permissions of the user's roles. An attempt whose user and
+// address, or address, failed too often is refused before anything else.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
 	user, password, ok := r.BasicAuth()
 	if !ok || user == "" {
 		return nil, unauthorized()
 	}
+	name, addr := attemptedName(user), clientAddress(r.RemoteAddr)
+	if e := s.logins.check(name, addr, s.Now()); e != nil {
+		return nil, e
+	}
 	rec, rv, err := s.pgouser(ctx, user)
 	if err != nil {
 		// The caller is not authenticated: what Kubernetes said goes to
 		// the log only.
-		s.Log.Error(err, "cannot read a pgo user from Kubernetes", "attemptedUser", attemptedName(user))
+		s.Log.Error(err, "cannot read a pgo user from Kubernetes", "attemptedUser", name)
 		return nil, unavailable("cannot check credentials now; try again later (the apiserver's log says why)")
 	}
 	if rec.Password != "" && s.verified.check(user, rv, password) {
+		s.logins.succeeded(name, addr)
 		return s.principalOf(ctx, rec, nil)
 	}
-	ok, err = checkSlowly(ctx, rec.Password, password)
-	if err != nil {
+	if err := s.checkCounted(ctx, name, addr, rec.Password, password); err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, unauthorized()
-	}
+	s.logins.succeeded(name, addr)
 	s.verified.remember(user, rv, password)
 	return s.principalOf(ctx, rec, nil)
+}
+
+// checkCounted checks a password with checkSlowly, in addr's turn, and
+// counts a failure before the turn passes on, so that the next attempt
+// from addr sees it.
+func (s *Server) checkCounted(ctx context.Context, name, addr, stored, password string) error {
+	release, err := s.turns.take(ctx, addr)
+	if err != nil {
+		return unavailable("the request was cancelled")
+	}
+	defer release()
+	// The attempt before, from this address, may have failed once too often.
+	if e := s.logins.check(name, addr, s.Now()); e != nil {
+		return e
+	}
+	ok, err := checkSlowly(ctx, stored, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.logins.failed(name, addr, s.Now())
+		return unauthorized()
+	}
+	return nil
 }
 
 // pgouser reads a pgo user's record and its Secret's resourceVersion: a

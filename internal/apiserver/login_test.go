@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +23,24 @@ import (
 
 	"pgo.dev/pgo/internal/pgoapi"
 )
+
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 // unwatched is a client that does not watch, for interceptor.NewClient.
 type unwatched struct{ client.Client }
@@ -80,6 +100,103 @@ func TestFailedLoginsCostAHash(t *testing.T) {
 		if code != http.StatusUnauthorized {
 			t.Errorf("%s: %d, want 401", tc.what, code)
 		}
+	}
+}
+
+// TestFailedLoginsAreLimited: during a burst of wrong passwords for one pgo
+// user from one address, the first five are checked (401) and the rest are
+// refused unchecked (429 with Retry-After), the refusal doubling with each
+// further failure; other users from that address, and the same user from
+// another, log in meanwhile. An unknown user is refused alike, a success
+// clears the user's failures, and twenty failures from one address refuse
+// it for every user.
+func TestFailedLoginsAreLimited(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	h := newHarnessWith(t, func(s *Server) { s.Now = clock.Now })
+	h.pgouser("victim", "victim-password", []string{"*"}, nil)
+	h.pgouser("bystander", "bystander-password", []string{"*"}, nil)
+	attacker := h.clientFrom("127.0.0.2")
+	version := func(c *http.Client, user, password string) answer {
+		t.Helper()
+		return h.callWith(c, "GET", pgoapi.PathVersion, user, password, nil)
+	}
+	refused := func(a answer, what, user string, retry int) string {
+		t.Helper()
+		if a.code != http.StatusTooManyRequests {
+			t.Fatalf("%s: %d %s, want 429", what, a.code, a.body)
+		}
+		if got := a.header.Get("Retry-After"); got != strconv.Itoa(retry) {
+			t.Errorf("%s: Retry-After %q, want %d", what, got, retry)
+		}
+		msg := a.apiError(t).Message
+		want := "too many failed logins for pgo user " + user + " from this address; try again in " + strconv.Itoa(retry) + "s"
+		if user == "" {
+			want = "too many failed logins from this address; try again in " + strconv.Itoa(retry) + "s"
+		}
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s: message %q, want %q", what, msg, want)
+		}
+		return msg
+	}
+
+	var victimMsg string
+	for i := 1; i <= 8; i++ {
+		a := version(attacker, "victim", "guess-"+strconv.Itoa(i))
+		if i <= 5 && a.code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %s, want 401", i, a.code, a.body)
+		}
+		if i > 5 {
+			victimMsg = refused(a, "wrong password "+strconv.Itoa(i), "victim", 1)
+		}
+		if a := version(attacker, "bystander", "bystander-password"); a.code != http.StatusOK {
+			t.Errorf("another user from the attacker's address during the burst: %d %s", a.code, a.body)
+		}
+		if a := version(h.client, "victim", "victim-password"); a.code != http.StatusOK {
+			t.Errorf("the attacked user from another address during the burst: %d %s", a.code, a.body)
+		}
+	}
+	// While refused, the right password is not even checked.
+	refused(version(attacker, "victim", "victim-password"), "the right password while refused", "victim", 1)
+
+	// An unknown user is refused alike: the answer does not tell.
+	for i := 1; i <= 5; i++ {
+		if a := version(attacker, "ghost", "guess"); a.code != http.StatusUnauthorized {
+			t.Fatalf("unknown user, wrong password %d: %d %s", i, a.code, a.body)
+		}
+	}
+	ghostMsg := refused(version(attacker, "ghost", "guess"), "unknown user after five", "ghost", 1)
+	if strings.ReplaceAll(ghostMsg, "ghost", "victim") != victimMsg {
+		t.Errorf("an unknown user is refused with %q, a known one with %q", ghostMsg, victimMsg)
+	}
+
+	// Once the refusal is over, one more failure refuses for twice as long.
+	clock.advance(time.Second)
+	if a := version(attacker, "victim", "guess-9"); a.code != http.StatusUnauthorized {
+		t.Fatalf("after the refusal: %d %s, want 401", a.code, a.body)
+	}
+	refused(version(attacker, "victim", "guess-10"), "after a sixth failure", "victim", 2)
+
+	// A success clears the user's failures: five more are checked.
+	clock.advance(2 * time.Second)
+	if a := version(attacker, "victim", "victim-password"); a.code != http.StatusOK {
+		t.Fatalf("the right password after the refusal: %d %s", a.code, a.body)
+	}
+	for i := 1; i <= 5; i++ {
+		if a := version(attacker, "victim", "guess"); a.code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d after a success: %d %s, want 401", i, a.code, a.body)
+		}
+	}
+
+	// Sixteen failures from the attacker's address so far; four more,
+	// each for another name, and the address is refused for every user.
+	for i := 1; i <= 4; i++ {
+		if a := version(attacker, "spray-"+strconv.Itoa(i), "guess"); a.code != http.StatusUnauthorized {
+			t.Fatalf("spraying name %d: %d %s, want 401", i, a.code, a.body)
+		}
+	}
+	refused(version(attacker, "bystander", "bystander-password"), "a good user from an address with twenty failures", "", 1)
+	if a := version(h.client, "bystander", "bystander-password"); a.code != http.StatusOK {
+		t.Errorf("a good user from another address: %d %s", a.code, a.body)
 	}
 }
 

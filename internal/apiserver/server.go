@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -52,6 +53,8 @@ type Server struct {
 	Now func() time.Time
 
 	verified verified
+	logins   *loginLimiter
+	turns    checkTurns
 	handlers map[string]handlerFunc
 }
 
@@ -69,6 +72,7 @@ func New(c client.Client, namespace string, log logr.Logger) *Server {
 		ConnectTimeout:  5 * time.Second,
 		Now:             time.Now,
 		verified:        verified{key: key},
+		logins:          newLoginLimiter(),
 	}
 	s.handlers = map[string]handlerFunc{
 		"Healthz":          nil,
@@ -194,6 +198,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	writeJSON(w, e.code, e.body())
 }
 

@@ -68,6 +68,10 @@ bench-steady: deps kube ## 20 idle clusters with one replica (settled 6 minutes)
 bench-create: deps kube ## Create a cluster with one replica 10 times in the local environment: median and max of each phase
 	go test -run '^$$' -bench CreateCluster -benchtime 10x -timeout 60m ./internal/local/e2e/
 
+.PHONY: bench-login
+bench-login: kube ## Login latency of good pgo users (p50, p99) alone and during a burst of 20 wrong passwords a second from one address
+	go test -run '^$$' -bench LoginDuringBurst -benchtime 1x -timeout 30m ./internal/apiserver/
+
 .PHONY: bench-controller
 bench-controller: kube ## Reconcile 500 PGClusters in a real API server: time, peak heap, reconciles per minute when steady
 	go test -run '^$$' -bench Reconcile500Clusters -benchtime 1x -timeout 60m ./internal/controller/

@@ -73,8 +73,28 @@ func splitList(s string) []string {
 	return out
 }
 
-// hashSlots bounds how many password hashes are computed at once.
+// hashSlots bounds how many password hashes are computed at once: a flood
+// of logins waits for a slot rather than taking every CPU.
 var hashSlots = make(chan struct{}, 2)
+
+// checkSlowly compares a password with what a pgouser Secret stores (""
+// when there is no such user) at the cost of one hash whatever is stored,
+// so that a failure takes as long for a user that does not exist.
+func checkSlowly(ctx context.Context, stored, password string) (bool, error) {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, unavailable("the request was cancelled")
+	}
+	verifier := verifierFor(stored)
+	ok := checkPassword(verifier, password)
+	<-hashSlots
+	if verifier != stored {
+		// The hash was for the time it takes; the answer is here.
+		ok = stored != "" && checkPassword(stored, password)
+	}
+	return ok, nil
+}
 
 // verified remembers credentials already checked against a Secret version.
 type verified struct {
@@ -111,42 +131,96 @@ func unauthorized() *apiError {
 		"authentication failed: give a pgo user and password (PGOUSERNAME and PGOUSERPASS, or ~/.pgouser)")
 }
 
+// invalidName stands for a user name that is not a valid one in the log.
+const invalidName = "(invalid)"
+
+// attemptedName is a user name given at login as it may be shown (in the
+// log or an answer): cut at 63 characters, and invalidName unless it is a
+// valid name, so that hostile input cannot add to a log line.
+func attemptedName(user string) string {
+	if len(user) > 63 {
+		user = user[:63]
+	}
+	if !dns1035.MatchString(user) {
+		return invalidName
+	}
+	return user
+}
+
 // authenticate checks HTTP Basic credentials against the pgouser Secrets and
-// gathers the permissions of the user's roles.
+// gathers the permissions of the user's roles. An attempt whose user and
+// address, or address, failed too often is refused before anything else.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
 	user, password, ok := r.BasicAuth()
-	if !ok || user == "" || len(user) > 63 || !dns1035.MatchString(user) {
+	if !ok || user == "" {
 		return nil, unauthorized()
+	}
+	name, addr := attemptedName(user), clientAddress(r.RemoteAddr)
+	if e := s.logins.check(name, addr, s.Now()); e != nil {
+		return nil, e
+	}
+	rec, rv, err := s.pgouser(ctx, user)
+	if err != nil {
+		// The caller is not authenticated: what Kubernetes said goes to
+		// the log only.
+		s.Log.Error(err, "cannot read a pgo user from Kubernetes", "attemptedUser", name)
+		return nil, unavailable("cannot check credentials now; try again later (the apiserver's log says why)")
+	}
+	if rec.Password != "" && s.verified.check(user, rv, password) {
+		s.logins.succeeded(name, addr)
+		return s.principalOf(ctx, rec, nil)
+	}
+	if err := s.checkCounted(ctx, name, addr, rec.Password, password); err != nil {
+		return nil, err
+	}
+	s.logins.succeeded(name, addr)
+	s.verified.remember(user, rv, password)
+	return s.principalOf(ctx, rec, nil)
+}
+
+// checkCounted checks a password with checkSlowly, in addr's turn, and
+// counts a failure before the turn passes on, so that the next attempt
+// from addr sees it.
+func (s *Server) checkCounted(ctx context.Context, name, addr, stored, password string) error {
+	release, err := s.turns.take(ctx, addr)
+	if err != nil {
+		return unavailable("the request was cancelled")
+	}
+	defer release()
+	// The attempt before, from this address, may have failed once too often.
+	if e := s.logins.check(name, addr, s.Now()); e != nil {
+		return e
+	}
+	ok, err := checkSlowly(ctx, stored, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.logins.failed(name, addr, s.Now())
+		return unauthorized()
+	}
+	return nil
+}
+
+// pgouser reads a pgo user's record and its Secret's resourceVersion: a
+// zero record when there is no such user, or the name cannot be one.
+func (s *Server) pgouser(ctx context.Context, user string) (pgouserRecord, string, error) {
+	if len(user) > 63 || !dns1035.MatchString(user) {
+		return pgouserRecord{}, "", nil
 	}
 	secret := &corev1.Secret{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: pgoapi.PgouserSecret(user)}, secret)
 	if apierrors.IsNotFound(err) {
-		return nil, unauthorized()
+		return pgouserRecord{}, "", nil
 	}
 	if err != nil {
-		return nil, unavailable("cannot read pgo users from Kubernetes: %v", err)
+		return pgouserRecord{}, "", err
 	}
 	rec := parsePgouser(secret)
-	if rec.Name != user || rec.Password == "" {
-		return nil, unauthorized()
+	if rec.Name != user {
+		return pgouserRecord{}, "", nil
 	}
-	if !s.verified.check(user, secret.ResourceVersion, password) {
-		// The hash is slow on purpose; a flood of wrong passwords waits
-		// here rather than taking every CPU.
-		select {
-		case hashSlots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, unavailable("the request was cancelled")
-		}
-		ok := checkPassword(rec.Password, password)
-		<-hashSlots
-		if !ok {
-			return nil, unauthorized()
-		}
-		s.verified.remember(user, secret.ResourceVersion, password)
-	}
-
-	return s.principalOf(ctx, rec, nil)
+	return rec, secret.ResourceVersion, nil
 }
 
 // principalOf is what a pgo user may do: the permissions of its roles (as

@@ -16,7 +16,12 @@ type apiError struct {
 	reason  string
 	message string
 	fields  []pgoapi.FieldError
+	// retryAfter, in seconds, is sent as the Retry-After header when > 0.
+	retryAfter int
 }
+
+// reasonTooManyRequests is the reason of a 429: too many failed logins.
+const reasonTooManyRequests = "TooManyRequests"
 
 func (e *apiError) Error() string { return e.message }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,7 +29,7 @@ import (
 const operatorNS = "pgo"
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	env    *testenv.Env
 	c      client.Client
 	srv    *Server
@@ -41,7 +42,14 @@ type harness struct {
 	logs []string
 }
 
-func newHarness(t *testing.T, namespaces ...string) *harness {
+func newHarness(t testing.TB, namespaces ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, nil, namespaces...)
+}
+
+// newHarnessWith is newHarness with setup run on the Server after its
+// bootstrap and before it serves: to change its clock or its client.
+func newHarnessWith(t testing.TB, setup func(*Server), namespaces ...string) *harness {
 	t.Helper()
 	env := testenv.Start(t)
 	h := &harness{t: t, env: env, c: env.Client}
@@ -65,6 +73,9 @@ func newHarness(t *testing.T, namespaces ...string) *harness {
 		t.Fatal(err)
 	}
 	h.adminPassword = string(initial.Data[pgoapi.KeyPassword])
+	if setup != nil {
+		setup(h.srv)
+	}
 
 	ts := httptest.NewUnstartedServer(h.srv.Handler())
 	ts.StartTLS()
@@ -87,14 +98,14 @@ type answer struct {
 	header http.Header
 }
 
-func (a answer) decode(t *testing.T, v any) {
+func (a answer) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("answer %d %s: %v", a.code, a.body, err)
 	}
 }
 
-func (a answer) apiError(t *testing.T) pgoapi.Error {
+func (a answer) apiError(t testing.TB) pgoapi.Error {
 	t.Helper()
 	var e pgoapi.Error
 	a.decode(t, &e)
@@ -104,6 +115,12 @@ func (a answer) apiError(t *testing.T) pgoapi.Error {
 // call sends a request; body is JSON-encoded unless it is a string (sent
 // as is). An empty user sends no credentials.
 func (h *harness) call(method, path, user, password string, body any) answer {
+	h.t.Helper()
+	return h.callWith(h.client, method, path, user, password, body)
+}
+
+// callWith is call through another client (see clientFrom).
+func (h *harness) callWith(c *http.Client, method, path, user, password string, body any) answer {
 	h.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -127,13 +144,24 @@ func (h *harness) call(method, path, user, password string, body any) answer {
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := h.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return answer{code: resp.StatusCode, body: raw, header: resp.Header}
+}
+
+// clientFrom is a client whose connections come from ip, an address of the
+// loopback network other than 127.0.0.1 (Linux answers on all of
+// 127.0.0.0/8): the apiserver sees it as another client address.
+func (h *harness) clientFrom(ip string) *http.Client {
+	h.t.Helper()
+	tr := h.client.Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	return &http.Client{Transport: tr}
 }
 
 // admin calls as the bootstrap admin.

@@ -62,6 +62,7 @@ func OpenAPI() map[string]any {
 			op["security"] = []any{map[string]any{"basicAuth": []any{}}}
 			op["x-pgo-permission"] = string(route.Permission)
 			responses["401"] = errBody("missing or wrong credentials")
+			responses["429"] = errBody("too many failed logins for the pgo user from this address, or from this address: not checked; the Retry-After header says in how many seconds to try again")
 			responses["403"] = errBody("the pgo user lacks the permission " + string(route.Permission) + " or may not access the namespace")
 			responses["400"] = errBody("a malformed request")
 			responses["404"] = errBody("not found")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/postgres"
@@ -39,32 +40,75 @@ func hashPassword(password string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hashing the password: %w", err)
 	}
+	return formatHash(hashIterations, salt, key), nil
+}
+
+// formatHash is how a hash is stored: prefix, iterations, salt and key.
+func formatHash(iterations int, salt, key []byte) string {
 	enc := base64.RawStdEncoding
-	return pgoapi.PasswordHashPrefix + strconv.Itoa(hashIterations) + "$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(key), nil
+	return pgoapi.PasswordHashPrefix + strconv.Itoa(iterations) + "$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(key)
+}
+
+// parseHash reads a stored hash; ok is false for a password in clear or a
+// malformed hash.
+func parseHash(stored string) (iterations int, salt, key []byte, ok bool) {
+	rest, hashed := strings.CutPrefix(stored, pgoapi.PasswordHashPrefix)
+	if !hashed {
+		return 0, nil, nil, false
+	}
+	parts := strings.Split(rest, "$")
+	if len(parts) != 3 {
+		return 0, nil, nil, false
+	}
+	iterations, err := strconv.Atoi(parts[0])
+	if err != nil || iterations < 1 || iterations > 10_000_000 {
+		return 0, nil, nil, false
+	}
+	enc := base64.RawStdEncoding
+	salt, err1 := enc.DecodeString(parts[1])
+	key, err2 := enc.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || len(key) == 0 {
+		return 0, nil, nil, false
+	}
+	return iterations, salt, key, true
 }
 
 // checkPassword compares a password with what a pgouser Secret stores.
 func checkPassword(stored, password string) bool {
-	rest, hashed := strings.CutPrefix(stored, pgoapi.PasswordHashPrefix)
-	if !hashed {
+	if !strings.HasPrefix(stored, pgoapi.PasswordHashPrefix) {
 		return subtle.ConstantTimeCompare([]byte(stored), []byte(password)) == 1
 	}
-	parts := strings.Split(rest, "$")
-	if len(parts) != 3 {
+	iterations, salt, want, ok := parseHash(stored)
+	if !ok {
 		return false
 	}
-	iter, err := strconv.Atoi(parts[0])
-	if err != nil || iter < 1 || iter > 10_000_000 {
-		return false
-	}
-	enc := base64.RawStdEncoding
-	salt, err1 := enc.DecodeString(parts[1])
-	want, err2 := enc.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
-	}
-	got, err := pbkdf2.Key(sha256.New, password, salt, iter, len(want))
+	got, err := pbkdf2.Key(sha256.New, password, salt, iterations, len(want))
 	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyVerifier is a hash of the stored kind and cost that no password
+// matches (its key is random, not derived). A login whose user has no
+// stored hash (no such user, an invalid name, no password, or a password
+// in clear) is hashed against it, so that every check costs one hash and
+// the time of a failure does not tell which users exist.
+var dummyVerifier = sync.OnceValue(func() string {
+	salt, key := make([]byte, hashSaltBytes), make([]byte, hashKeyBytes)
+	if _, err := rand.Read(salt); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	if _, err := rand.Read(key); err != nil {
+		panic(err)
+	}
+	return formatHash(hashIterations, salt, key)
+})
+
+// verifierFor is what a password is hashed against: the stored hash, or
+// the dummy verifier when there is none.
+func verifierFor(stored string) string {
+	if _, _, _, ok := parseHash(stored); ok {
+		return stored
+	}
+	return dummyVerifier()
 }
 
 // credentialMAC identifies verified credentials in memory without keeping

@@ -51,3 +51,35 @@ func TestNewPassword(t *testing.T) {
 		t.Errorf("passwords need quoting: %q %q", p, q)
 	}
 }
+
+// TestDummyVerifier: what a login without a stored hash is hashed against
+// costs what a stored hash costs (same kind, iterations, salt and key
+// sizes), matches no password, and stands in for anything not a hash.
+func TestDummyVerifier(t *testing.T) {
+	hashed, err := hashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dummy := dummyVerifier()
+	ri, rs, rk, rok := parseHash(hashed)
+	di, ds, dk, dok := parseHash(dummy)
+	if !rok || !dok || di != ri || di != hashIterations || len(ds) != len(rs) || len(dk) != len(rk) {
+		t.Errorf("dummy %q is not hashed like %q", dummy, hashed)
+	}
+	if dummyVerifier() != dummy {
+		t.Error("the dummy verifier changes")
+	}
+	if checkPassword(dummy, "") || checkPassword(dummy, "correct horse") {
+		t.Error("a password matches the dummy verifier")
+	}
+	for _, tc := range []struct{ stored, want string }{
+		{hashed, hashed},
+		{"", dummy},
+		{"a password in clear", dummy},
+		{pgoapi.PasswordHashPrefix + "x$y$z", dummy},
+	} {
+		if got := verifierFor(tc.stored); got != tc.want {
+			t.Errorf("verifierFor(%.30q) = %.30q, want %.30q", tc.stored, got, tc.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -53,6 +54,8 @@ type Server struct {
 	Now func() time.Time
 
 	verified verified
+	logins   *loginLimiter
+	turns    checkTurns
 	handlers map[string]handlerFunc
 }
 
@@ -74,6 +77,7 @@ func New(c client.Client, namespace string, log logr.Logger) *Server {
 		ConnectTimeout:  5 * time.Second,
 		Now:             time.Now,
 		verified:        verified{key: key},
+		logins:          newLoginLimiter(),
 	}
 	s.handlers = map[string]handlerFunc{
 		"Healthz":          nil,
@@ -161,6 +165,9 @@ func (s *Server) serve(route pgoapi.Route, h handlerFunc) http.Handler {
 		ctx := r.Context()
 		user, err := s.authenticate(ctx, r)
 		if err != nil {
+			if name, _, ok := r.BasicAuth(); ok && name != "" {
+				setAuditAttempt(w, name)
+			}
 			if ae := toAPIError(err); ae.code == http.StatusUnauthorized {
 				w.Header().Set(pgoapi.HeaderAuthenticate, pgoapi.AuthenticateChallenge)
 			}
@@ -196,6 +203,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	writeJSON(w, e.code, e.body())
 }
 
@@ -204,6 +214,8 @@ type auditWriter struct {
 	http.ResponseWriter
 	status int
 	user   string
+	// attempted is the user a failed login gave, as attemptedName shows it.
+	attempted string
 }
 
 func (a *auditWriter) WriteHeader(code int) {
@@ -226,8 +238,15 @@ func setAuditUser(w http.ResponseWriter, user string) {
 	}
 }
 
-// audit writes one line per call: who, what, the answer and how long it
-// took. Bodies, queries and credentials are never logged.
+func setAuditAttempt(w http.ResponseWriter, user string) {
+	if a, ok := w.(*auditWriter); ok {
+		a.attempted = attemptedName(user)
+	}
+}
+
+// audit writes one line per call: who (or, when authentication failed,
+// whom the caller tried to be), what, the answer and how long it took.
+// Bodies, queries and passwords are never logged.
 func (s *Server) audit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -244,9 +263,13 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			if user == "" {
 				user = "-"
 			}
-			s.Log.Info("audit", "user", user, "method", r.Method, "path", r.URL.Path,
+			kv := []any{"user", user, "method", r.Method, "path", r.URL.Path,
 				"status", aw.status, "durationMs", time.Since(start).Milliseconds(),
-				"remote", r.RemoteAddr, "clientVersion", r.Header.Get(pgoapi.HeaderClientVersion))
+				"remote", r.RemoteAddr, "clientVersion", r.Header.Get(pgoapi.HeaderClientVersion)}
+			if aw.attempted != "" {
+				kv = append(kv, "attemptedUser", aw.attempted)
+			}
+			s.Log.Info("audit", kv...)
 		}()
 		next.ServeHTTP(aw, r)
 	})

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/pgoconfig"
 )
 
 // principal is an authenticated pgo user with what its roles grant.
@@ -63,15 +64,7 @@ func parsePermissions(s *corev1.Secret) []string {
 }
 
 // splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+var splitList = pgoconfig.List
 
 // hashSlots bounds how many password hashes are computed at once: a flood
 // of logins waits for a slot rather than taking every CPU.

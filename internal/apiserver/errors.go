@@ -20,9 +20,6 @@ type apiError struct {
 	retryAfter int
 }
 
-// reasonTooManyRequests is the reason of a 429: too many failed logins.
-const reasonTooManyRequests = "TooManyRequests"
-
 func (e *apiError) Error() string { return e.message }
 
 func newError(code int, reason, format string, args ...any) *apiError {

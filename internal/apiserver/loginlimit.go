@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"pgo.dev/pgo/internal/pgoapi"
 )
 
 // Failed logins are counted per pgo user name and client address, and per
@@ -188,7 +190,7 @@ func tooManyLogins(user string, userWait, addrWait time.Duration) *apiError {
 		return nil
 	}
 	secs := int((wait + time.Second - 1) / time.Second)
-	e := newError(http.StatusTooManyRequests, reasonTooManyRequests,
+	e := newError(http.StatusTooManyRequests, pgoapi.ReasonTooManyRequests,
 		"too many failed logins %sfrom this address; try again in %ds", whose, secs)
 	e.retryAfter = secs
 	return e

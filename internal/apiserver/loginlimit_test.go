@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pgo.dev/pgo/internal/pgoapi"
 )
 
 var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -142,7 +144,7 @@ func TestTooManyLogins(t *testing.T) {
 			}
 			continue
 		}
-		if e == nil || e.code != http.StatusTooManyRequests || e.reason != reasonTooManyRequests || e.retryAfter != tc.secs || e.message != tc.message {
+		if e == nil || e.code != http.StatusTooManyRequests || e.reason != pgoapi.ReasonTooManyRequests || e.retryAfter != tc.secs || e.message != tc.message {
 			t.Errorf("%+v: %+v", tc, e)
 		}
 	}

@@ -33,6 +33,9 @@ const (
 	ReasonInvalid      = "Invalid"
 	ReasonInternal     = "Internal"
 	ReasonUnavailable  = "Unavailable"
+	// ReasonTooManyRequests (429): too many failed logins; Retry-After
+	// says when to try again.
+	ReasonTooManyRequests = "TooManyRequests"
 )
 
 // Error implements error, so that a client can return it as is.

@@ -148,8 +148,3 @@ func validateSelector(selector string) error {
 	_, why := rules.Selector(selector)
 	return invalid("--selector", selector, why)
 }
-
-// checkRange checks a count flag.
-func checkRange(flag string, value, lo, hi int) error {
-	return invalidNumber(flag, value, rules.Range(value, lo, hi))
-}

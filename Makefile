@@ -34,6 +34,10 @@ manifests: ## Regenerate the CRDs and RBAC in config/
 kube: ## Build kube-apiserver, etcd and friends into $(PGO_CACHE)/k8s (once)
 	hack/build-kube.sh >/dev/null
 
+.PHONY: s3
+s3: ## Build versitygw, the S3-compatible server of the tests, into $(PGO_CACHE)/s3 (once)
+	hack/build-s3.sh >/dev/null
+
 .PHONY: deps
 deps: ## Install the Debian packages database pods and tests use
 	hack/install-deps.sh
@@ -49,7 +53,7 @@ lint: bin/golangci-lint ## gofmt, go vet and golangci-lint
 	bin/golangci-lint run ./...
 
 .PHONY: test
-test: deps kube lint ## Run every test tier: unit and integration (a real kube-apiserver and etcd)
+test: deps kube s3 lint ## Run every test tier: unit and integration (a real kube-apiserver and etcd)
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit

@@ -149,7 +149,7 @@ func (s *S3) waitReady(timeout time.Duration) error {
 		last = err
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("versitygw did not answer on %s within %s: %v", s.Endpoint(), timeout, last)
+	return fmt.Errorf("versitygw did not answer on %s within %s: %w", s.Endpoint(), timeout, last)
 }
 
 func (s *S3) dumpLog(t testing.TB) {

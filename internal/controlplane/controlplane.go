@@ -32,15 +32,24 @@ func AssetsDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	cache := os.Getenv("PGO_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the home directory for ~/.cache/pgo: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "pgo")
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(cache, "k8s", KubernetesVersion), nil
+}
+
+// CacheDir is where the Makefile builds tools outside the checkout:
+// ${PGO_CACHE:-~/.cache/pgo}.
+func CacheDir() (string, error) {
+	if cache := os.Getenv("PGO_CACHE"); cache != "" {
+		return cache, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the home directory for ~/.cache/pgo: %w", err)
+	}
+	return filepath.Join(home, ".cache", "pgo"), nil
 }
 
 // New configures a control plane from the built binaries, with the CRDs in

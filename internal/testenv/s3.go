@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"pgo.dev/pgo/internal/controlplane"
 	"pgo.dev/pgo/internal/pki"
 )
 
@@ -44,13 +45,9 @@ type S3 struct {
 
 // S3Binary is where `make s3` puts versitygw.
 func S3Binary() (string, error) {
-	cache := os.Getenv("PGO_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the home directory for ~/.cache/pgo: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "pgo")
+	cache, err := controlplane.CacheDir()
+	if err != nil {
+		return "", err
 	}
 	bin := filepath.Join(cache, "s3", S3Version, "versitygw")
 	if _, err := os.Stat(bin); err != nil {

@@ -681,12 +681,19 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder := naming.PodOfInstance(replica.Name)
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: naming.LeaderLease("rp"), Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp"}},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](30),
-			RenewTime: &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}},
+	// The operator may have made the lock, without a holder, already.
+	lease := &coordinationv1.Lease{}
+	err := e.get(ns, naming.LeaderLease("rp"), lease)
+	lease.Name, lease.Namespace = naming.LeaderLease("rp"), ns
+	lease.Labels = map[string]string{naming.LabelCluster: "rp"}
+	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds = &holder, ptr.To[int32](30)
+	lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}
+	if apierrors.IsNotFound(err) {
+		err = e.c.Create(ctx, lease)
+	} else if err == nil {
+		err = e.c.Update(ctx, lease)
 	}
-	if err := e.c.Create(ctx, lease); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{

@@ -153,3 +153,36 @@ func InstanceOfPod(pod string) string { return strings.TrimSuffix(pod, "-0") }
 // PodOfInstance is the name of an instance's pod, under which its instance
 // manager takes part in leader election.
 func PodOfInstance(instance string) string { return instance + "-0" }
+
+// pgBackRest.
+
+// RoleRepoHost is the LabelRole of a cluster's repository host pod.
+const RoleRepoHost = "repo-host"
+
+// RepoHost is a cluster's repository host: its StatefulSet, whose one pod
+// is RepoHost + "-0".
+func RepoHost(cluster string) string { return cluster + "-repo-host" }
+
+// RepoVolume is the PersistentVolumeClaim of a volume repository.
+func RepoVolume(cluster, repo string) string { return cluster + "-pgbackrest-" + repo }
+
+// BackRestConfigMap holds the pgBackRest configuration of the database
+// pods and of the repository host; BackRestSecret the repository host's
+// secret options (S3 keys, cipher passphrases); BackRestCertSecret the
+// cluster's pgBackRest certificate; RepoHostAPISecret the credentials of
+// the repository host's API.
+func BackRestConfigMap(cluster string) string  { return cluster + "-pgbackrest-config" }
+func BackRestSecret(cluster string) string     { return cluster + "-pgbackrest-secret" }
+func BackRestCertSecret(cluster string) string { return cluster + "-pgbackrest-cert" }
+func RepoHostAPISecret(cluster string) string  { return cluster + "-pgbackrest-api" }
+
+// BackRestClientName is the common name of a cluster's pgBackRest
+// certificate: the one client its pgBackRest servers let in.
+func BackRestClientName(cluster string) string { return cluster + "-pgbackrest" }
+
+// Keys of the pgBackRest ConfigMap and Secret.
+const (
+	KeyBackRestInstance = "pgbackrest-instance.conf"
+	KeyBackRestRepoHost = "pgbackrest-repo-host.conf"
+	KeyBackRestSecret   = "pgbackrest-secret.conf"
+)

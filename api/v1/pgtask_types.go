@@ -123,8 +123,12 @@ type PGBackupParameters struct {
 	// +kubebuilder:default=repo1
 	RepoName RepoName `json:"repoName,omitempty"`
 
-	// Options are more `pgbackrest backup` options, such as --start-fast.
+	// Options are more `pgbackrest backup` options, such as --start-fast:
+	// --start-fast, --annotation=KEY=VALUE, --compress-type,
+	// --compress-level, --process-max, --checksum-page, --resume and
+	// --archive-copy (each may be negated with --no-). pgo sets the others.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.all(o, o.matches('^--((no-)?(start-fast|checksum-page|resume|archive-copy)|start-fast=[yn]|annotation=[^=]+=.*|compress-type=(none|bz2|gz|lz4|zst)|compress-level=[0-9]{1,2}|process-max=[0-9]{1,2})$'))",messageExpression="self.filter(o, !o.matches('^--((no-)?(start-fast|checksum-page|resume|archive-copy)|start-fast=[yn]|annotation=[^=]+=.*|compress-type=(none|bz2|gz|lz4|zst)|compress-level=[0-9]{1,2}|process-max=[0-9]{1,2})$'))[0].split('=')[0] + ' is not an option pgo passes to pgbackrest backup; give --start-fast, --annotation=KEY=VALUE, --compress-type, --compress-level, --process-max, --checksum-page, --resume or --archive-copy'"
 	Options PgBackRestOptions `json:"options,omitempty"`
 }
 

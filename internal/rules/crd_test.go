@@ -113,6 +113,10 @@ func TestCRDMarkers(t *testing.T) {
 		{crd: "pgclusters", path: "spec.dataSource.options", maxItems: MaxBackRestOptions},
 		{crd: "pgclusters", path: "spec.dataSource.options[]", pattern: BackRestOptionPattern, maxLength: MaxBackRestOptionLength},
 		{crd: "pgtasks", path: "spec.restore.repoName", pattern: RepoNamePattern},
+		{crd: "pgtasks", path: "spec.backup.repoName", pattern: RepoNamePattern},
+		{crd: "pgtasks", path: "spec.backup.type", enum: BackupTypes},
+		{crd: "pgtasks", path: "spec.backup.options", maxItems: MaxBackRestOptions, cel: []string{celString(BackupOptionPattern)}},
+		{crd: "pgtasks", path: "spec.backup.options[]", pattern: BackRestOptionPattern, maxLength: MaxBackRestOptionLength},
 		// Custom configuration.
 		{crd: "pgclusters", path: "spec.config.parameters", maxProperties: MaxParameters, cel: []string{celString(ParameterNamePattern)}},
 		{crd: "pgclusters", path: "spec.config.parameters{}", maxLength: MaxParameterValueLength},

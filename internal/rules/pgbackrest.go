@@ -29,7 +29,16 @@ const (
 	// XIDPattern and LSNPattern are the targets of --type=xid and lsn.
 	XIDPattern = `^[0-9]{1,20}$`
 	LSNPattern = `^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$`
+	// BackupOptionPattern is an option that a backup passes on to
+	// pgbackrest backup, besides its type and repository: the allow-list.
+	BackupOptionPattern = `^--((no-)?(start-fast|checksum-page|resume|archive-copy)|start-fast=[yn]|annotation=[^=]+=.*|compress-type=(none|bz2|gz|lz4|zst)|compress-level=[0-9]{1,2}|process-max=[0-9]{1,2})$`
 )
+
+// BackupTypes are the types of a pgBackRest backup.
+var BackupTypes = []string{string(pgov1.BackupFull), string(pgov1.BackupDifferential), string(pgov1.BackupIncremental)}
+
+// backupOptionsAllowed is what a refused backup option is told.
+const backupOptionsAllowed = "give --type, --repo, --start-fast, --annotation=KEY=VALUE, --compress-type, --compress-level, --process-max, --checksum-page, --resume or --archive-copy"
 
 // Patterns and limits of an S3 repository, as the CRD's markers write them.
 const (
@@ -54,6 +63,7 @@ var (
 	repoNumber     = regexp.MustCompile(`^[1-` + fmt.Sprint(MaxRepos) + `]$`)
 	xid            = regexp.MustCompile(XIDPattern)
 	lsn            = regexp.MustCompile(LSNPattern)
+	backupOption   = regexp.MustCompile(BackupOptionPattern)
 	s3Bucket       = regexp.MustCompile(S3BucketPattern)
 	s3Endpoint     = regexp.MustCompile(S3EndpointPattern)
 	// managedOption matches the options pgo sets itself.
@@ -188,4 +198,57 @@ func recoveryTarget(typ, target string) string {
 		return fmt.Sprintf("--target=%s is not an LSN, such as 0/3000060", target)
 	}
 	return ""
+}
+
+// Backup is what backup options ask for.
+type Backup struct {
+	// Type is full, diff or incr; empty: the default (full).
+	Type pgov1.BackupType
+	// Repo is the repository; empty: the default (repo1).
+	Repo pgov1.RepoName
+	// Options are the other options, passed on to pgbackrest backup.
+	Options pgov1.PgBackRestOptions
+}
+
+// BackupOptions reads `pgo backup --backup-opts`, such as "--type=incr
+// --start-fast", split by SplitWords. --type and --repo become the
+// Backup's type and repository; the other options must be on the
+// allow-list (BackupOptionPattern): pgo sets the rest itself (the stanza,
+// the paths, the hosts), or they would change what a backup is. The reason
+// follows a colon.
+func BackupOptions(s string) (Backup, string) {
+	var b Backup
+	words, why := SplitWords(s)
+	if why != "" {
+		return b, why
+	}
+	for _, w := range words {
+		name, value, _ := strings.Cut(w, "=")
+		switch {
+		case !backRestOption.MatchString(w):
+			return b, fmt.Sprintf("%q is not a pgBackRest long option; give options such as --type=incr --start-fast", w)
+		case name == "--type":
+			if !slices.Contains(BackupTypes, value) {
+				return b, fmt.Sprintf("--type=%s is not one of %s", value, strings.Join(BackupTypes, ", "))
+			}
+			b.Type = pgov1.BackupType(value)
+		case name == "--repo":
+			if !repoNumber.MatchString(value) {
+				return b, fmt.Sprintf("--repo=%s is not a repository number from 1 to %d", value, MaxRepos)
+			}
+			b.Repo = pgov1.RepoName("repo" + value)
+		case len(w) > MaxBackRestOptionLength:
+			return b, fmt.Sprintf("%s is %d characters long; give options of at most %d", name, len(w), MaxBackRestOptionLength)
+		case backupOption.MatchString(w):
+			b.Options = append(b.Options, w)
+		case managedOption.MatchString(w) || name == "--cmd" || name == "--backup-standby":
+			return b, name + " is set by pgo; remove it"
+		default:
+			return b, name + " is not an option pgo passes to pgbackrest backup; " + backupOptionsAllowed
+		}
+	}
+	if len(b.Options) > MaxBackRestOptions {
+		return b, fmt.Sprintf("there are %d options besides --type and --repo; give at most %d", len(b.Options), MaxBackRestOptions)
+	}
+	return b, ""
 }

@@ -82,6 +82,52 @@ func TestRestoreOptions(t *testing.T) {
 	}
 }
 
+func TestBackupOptions(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Backup
+		says string
+	}{
+		{in: "", want: Backup{}},
+		{in: "--type=incr --repo=2", want: Backup{Type: pgov1.BackupIncremental, Repo: "repo2"}},
+		{in: `--type=full --start-fast "--annotation=reason=before upgrade" --compress-type=zst --compress-level=3 --process-max=2`, want: Backup{
+			Type:    pgov1.BackupFull,
+			Options: pgov1.PgBackRestOptions{"--start-fast", "--annotation=reason=before upgrade", "--compress-type=zst", "--compress-level=3", "--process-max=2"},
+		}},
+		{in: "--no-start-fast --start-fast=y --checksum-page --no-resume --archive-copy", want: Backup{
+			Options: pgov1.PgBackRestOptions{"--no-start-fast", "--start-fast=y", "--checksum-page", "--no-resume", "--archive-copy"},
+		}},
+		{in: "--type=weekly", says: "--type=weekly is not one of full, diff, incr"},
+		{in: "--repo=0", says: "--repo=0 is not a repository number from 1 to 4"},
+		{in: "full", says: `"full" is not a pgBackRest long option`},
+		{in: "--stanza=other", says: "--stanza is set by pgo; remove it"},
+		{in: "--pg1-host=evil", says: "--pg1-host is set by pgo; remove it"},
+		{in: "--repo1-path=/tmp", says: "--repo1-path is set by pgo; remove it"},
+		{in: "--cmd=/bin/sh", says: "--cmd is set by pgo; remove it"},
+		{in: "--config=/tmp/x", says: "--config is set by pgo; remove it"},
+		{in: "--log-path=/tmp", says: "--log-path is set by pgo; remove it"},
+		{in: "--backup-standby", says: "--backup-standby is set by pgo; remove it"},
+		{in: "--exclude=base", says: "--exclude is not an option pgo passes to pgbackrest backup; give --type, --repo"},
+		{in: "--compress-type=rar", says: "--compress-type is not an option pgo passes"},
+		{in: "--annotation=novalue", says: "--annotation is not an option pgo passes"},
+		{in: "--start-fast=maybe", says: "--start-fast is not an option pgo passes"},
+		{in: "--annotation=k=" + strings.Repeat("v", 250), says: "--annotation is 265 characters long; give options of at most 256"},
+		{in: strings.Repeat("--start-fast ", 33), says: "there are 33 options besides --type and --repo; give at most 32"},
+		{in: `"--annotation=a=b`, says: "an opening \" has no closing one"},
+	} {
+		got, why := BackupOptions(c.in)
+		if reasonOK(t, fmt.Sprintf("BackupOptions(%q)", c.in), why, c.says) && !reflect.DeepEqual(got, c.want) {
+			t.Errorf("BackupOptions(%q) = %+v, want %+v", c.in, got, c.want)
+		}
+	}
+	// What BackupOptions passes on, the CRD's pattern takes (and only that).
+	for _, o := range []string{"--start-fast", "--annotation=a=b c", "--process-max=12", "--no-archive-copy"} {
+		if !backupOption.MatchString(o) {
+			t.Errorf("%s is refused by BackupOptionPattern", o)
+		}
+	}
+}
+
 func TestBackRestStorage(t *testing.T) {
 	for _, c := range []struct {
 		in        string

@@ -410,6 +410,7 @@ type PGBackupsSpec struct {
 // PGBackupRepo is one pgBackRest repository: a volume or an S3 bucket.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.volume) != has(self.s3)",message="a repo is either a volume or s3: give exactly one of them"
+// +kubebuilder:validation:XValidation:rule="(has(self.encrypted) && self.encrypted) == (has(oldSelf.encrypted) && oldSelf.encrypted)",message="encrypted cannot change: the repository's backups are (or are not) encrypted already; add another repository instead",fieldPath=".encrypted"
 type PGBackupRepo struct {
 	// Name of the repository in pgBackRest: repo1, repo2, repo3 or repo4.
 	// +required
@@ -428,6 +429,13 @@ type PGBackupRepo struct {
 	// (and the WAL only they need) after each backup.
 	// +optional
 	Retention *PGRetention `json:"retention,omitempty"`
+
+	// Encrypted encrypts the repository (pgBackRest's aes-256-cbc) with a
+	// passphrase pgo generates and keeps in the Secret
+	// "<cluster>-pgbackrest-secret". It is fixed when the repository is
+	// made.
+	// +optional
+	Encrypted bool `json:"encrypted,omitempty"`
 }
 
 // URIStyle is how an S3 bucket is addressed.
@@ -634,6 +642,10 @@ const (
 	// ClusterStorageResized is false when a larger volume size cannot be
 	// applied; the message says why.
 	ClusterStorageResized = "StorageResized"
+	// ClusterWALArchiving is false when the primary has failed to archive
+	// WAL for longer than the operator's threshold; the message says since
+	// when and the last error.
+	ClusterWALArchiving = "WALArchiving"
 	// ClusterRefused is true when pgo will not run the cluster where or
 	// as it is (its namespace, PostgreSQL version or image is not allowed)
 	// and has created nothing for it; the message says why.
@@ -650,7 +662,8 @@ type PGClusterStatus struct {
 	// +optional
 	Phase PGClusterPhase `json:"phase,omitempty"`
 
-	// Conditions: Ready, Progressing, Degraded, StorageResized, Refused.
+	// Conditions: Ready, Progressing, Degraded, StorageResized, WALArchiving,
+	// Refused.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -684,6 +697,92 @@ type PGClusterStatus struct {
 	// shows its steps.
 	// +optional
 	WorkflowID string `json:"workflowID,omitempty"`
+
+	// Backups are the cluster's pgBackRest repositories and WAL archive as
+	// pgo last saw them.
+	// +optional
+	Backups *PGBackupsStatus `json:"backups,omitempty"`
+}
+
+// PGBackupsStatus is the state of a cluster's backups.
+type PGBackupsStatus struct {
+	// StanzaCreated is true once the stanza exists in every repository;
+	// WAL is archived from then on.
+	// +optional
+	StanzaCreated bool `json:"stanzaCreated,omitempty"`
+
+	// InitialBackup is the PGTask of the first full backup, which pgo
+	// takes once the stanza exists.
+	// +optional
+	InitialBackup string `json:"initialBackup,omitempty"`
+
+	// Repos, one entry each, from pgbackrest info.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Repos []PGRepoStatus `json:"repos,omitempty"`
+
+	// Archive is the primary's WAL archiving.
+	// +optional
+	Archive *PGArchiveStatus `json:"archive,omitempty"`
+
+	// RefreshTime is when pgo last read the repositories.
+	// +optional
+	RefreshTime *metav1.Time `json:"refreshTime,omitempty"`
+}
+
+// PGRepoStatus is one repository.
+type PGRepoStatus struct {
+	// Name of the repository.
+	// +required
+	Name RepoName `json:"name"`
+
+	// Status is pgBackRest's status of the stanza in the repository: "ok",
+	// or what is wrong.
+	// +optional
+	Status string `json:"status,omitempty"`
+
+	// Cipher is none or aes-256-cbc.
+	// +optional
+	Cipher string `json:"cipher,omitempty"`
+
+	// Backups is how many backups the repository holds.
+	// +optional
+	Backups int32 `json:"backups,omitempty"`
+
+	// LastFull, LastDiff and LastIncr are when the newest backup of each
+	// type finished.
+	// +optional
+	LastFull *metav1.Time `json:"lastFull,omitempty"`
+	// +optional
+	LastDiff *metav1.Time `json:"lastDiff,omitempty"`
+	// +optional
+	LastIncr *metav1.Time `json:"lastIncr,omitempty"`
+
+	// WALMin and WALMax are the first and last WAL segments archived.
+	// +optional
+	WALMin string `json:"walMin,omitempty"`
+	// +optional
+	WALMax string `json:"walMax,omitempty"`
+}
+
+// PGArchiveStatus is the primary's WAL archiving, from pg_stat_archiver.
+type PGArchiveStatus struct {
+	// LastArchivedWAL and LastArchivedTime: the last segment archived.
+	// +optional
+	LastArchivedWAL string `json:"lastArchivedWAL,omitempty"`
+	// +optional
+	LastArchivedTime *metav1.Time `json:"lastArchivedTime,omitempty"`
+
+	// LastFailedWAL and LastFailedTime: the last segment that failed.
+	// +optional
+	LastFailedWAL string `json:"lastFailedWAL,omitempty"`
+	// +optional
+	LastFailedTime *metav1.Time `json:"lastFailedTime,omitempty"`
+
+	// FailingSince is when archiving started failing, while it fails.
+	// +optional
+	FailingSince *metav1.Time `json:"failingSince,omitempty"`
 }
 
 // InstanceRole is an instance's role in replication.
@@ -733,6 +832,12 @@ type PGInstanceStatus struct {
 	// remove_data_directory_on_rewind_failure drops it instead.
 	// +optional
 	KeptData string `json:"keptData,omitempty"`
+
+	// DataSource says how the instance's data directory was made: initdb,
+	// "pg_basebackup from <member>", or "pgbackrest backup <label>" (a
+	// restore from the repository, then streaming).
+	// +optional
+	DataSource string `json:"dataSource,omitempty"`
 
 	// Problem says what keeps the instance from going on, when something
 	// does.

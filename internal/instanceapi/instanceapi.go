@@ -113,7 +113,15 @@ const (
 	EnvFailoverPriority      = "PGO_FAILOVER_PRIORITY"
 	EnvNoSync                = "PGO_NOSYNC"
 	EnvTags                  = "PGO_TAGS"
+	// EnvArchive is how WAL is archived: ArchivePgBackRest, or not at all
+	// when empty.
+	EnvArchive = "PGO_ARCHIVE"
 )
+
+// ArchivePgBackRest archives WAL with pgbackrest archive-push (and restores
+// it with archive-get); pgBackRest finds its configuration in its own
+// environment variables.
+const ArchivePgBackRest = "pgbackrest"
 
 // The REST API is served over TLS with the cluster's server certificate.
 // It names every member as "<pod>.<cluster>-pods.<namespace>.svc" (a

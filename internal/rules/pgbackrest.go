@@ -106,6 +106,26 @@ func S3Endpoint(e string) string {
 	return ""
 }
 
+// MaxS3KeyLength limits S3 access keys and secret keys.
+const MaxS3KeyLength = 256
+
+// S3Key checks an S3 access key or secret key: it goes on a line of
+// pgBackRest's configuration, so it is printable, without spaces.
+func S3Key(k string) string {
+	switch {
+	case k == "":
+		return "is empty"
+	case len(k) > MaxS3KeyLength:
+		return fmt.Sprintf("is %d characters long; give at most %d", len(k), MaxS3KeyLength)
+	}
+	for _, r := range k {
+		if r <= ' ' || r > '~' {
+			return "holds a space, a line break or a character that is not printable ASCII; S3 keys are printable ASCII"
+		}
+	}
+	return ""
+}
+
 // S3Region checks the region of an S3 bucket.
 func S3Region(r string) string {
 	if len(r) > MaxS3RegionLength {

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -139,7 +140,10 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		{Name: instanceapi.EnvReplicationCertFile, Value: secretsDir + "/replication/tls.crt"},
 		{Name: instanceapi.EnvReplicationKeyFile, Value: secretsDir + "/replication/tls.key"},
 		{Name: instanceapi.EnvFailoverPriority, Value: strconv.Itoa(priority)},
+		// WAL goes to the cluster's repositories through pgBackRest.
+		{Name: instanceapi.EnvArchive, Value: instanceapi.ArchivePgBackRest},
 	}
+	env = append(env, backRestEnv()...)
 	mounts := []corev1.VolumeMount{
 		{Name: "pgdata", MountPath: dataMount},
 		{Name: "bin", MountPath: binDir, ReadOnly: true},
@@ -154,7 +158,7 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "secrets", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			DefaultMode: ptr.To[int32](0o440),
-			Sources:     secretSources(c),
+			Sources:     append(secretSources(c), instanceBackRestSources(c)...),
 		}}},
 	}
 	if c.Spec.WALStorage != nil {
@@ -185,6 +189,8 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		ReadOnlyRootFilesystem:   ptr.To(true),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
+	sidecarMounts := slices.DeleteFunc(slices.Clone(mounts), func(m corev1.VolumeMount) bool { return m.Name == "bin" })
+	sidecarMounts = append(sidecarMounts, corev1.VolumeMount{Name: "bin", MountPath: binDir, ReadOnly: true})
 	return corev1.PodSpec{
 		ServiceAccountName:            naming.InstanceServiceAccount(c.Name),
 		EnableServiceLinks:            ptr.To(false),
@@ -219,7 +225,7 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 			ReadinessProbe:  probe(instanceapi.PathReadiness, 2, 5),
 			LivenessProbe:   probe(instanceapi.PathLiveness, 10, 6),
 			SecurityContext: containerSecurity,
-		}},
+		}, backRestSidecar(c, image, sidecarMounts, containerSecurity)},
 		Volumes:     volumes,
 		Tolerations: tolerations,
 		Affinity:    affinity(c, nodeAffinity),

@@ -123,6 +123,54 @@ func TestGolden(t *testing.T) {
 			golden(t, "pvc-"+kind+strings.TrimPrefix(pvc.Name, inst.Name), pvc)
 		}
 	}
+
+	// pgBackRest: a volume repository and an encrypted S3 one.
+	c.Spec.Backups = &pgov1.PGBackupsSpec{Repos: []pgov1.PGBackupRepo{
+		{Name: "repo1", Volume: &pgov1.PGStorage{Size: resource.MustParse("10Gi")}, Retention: &pgov1.PGRetention{Full: ptr.To[int32](2), FullType: pgov1.RetentionCount}},
+		{Name: "repo2", Encrypted: true, S3: &pgov1.PGS3Repo{Bucket: "backups", Endpoint: "s3.example.com:9000", Region: "eu-west-1",
+			URIStyle: pgov1.URIStylePath, CredentialsSecret: "hacluster-s3"}},
+	}}
+	golden(t, "configmap-pgbackrest", BackRestConfigMap(c, instances))
+	golden(t, "secret-pgbackrest", BackRestSecret(c, map[pgov1.RepoName][2]string{"repo2": {"KEY", "SECRET"}}, map[pgov1.RepoName]string{"repo2": "PASSPHRASE"}))
+	golden(t, "statefulset-repo-host", RepoHostStatefulSet(c, opts))
+	for _, pvc := range RepoClaims(c) {
+		golden(t, "pvc-"+pvc.Name, pvc)
+	}
+}
+
+// A cluster without spec.backups has one volume repository, as large as
+// the primary's volume and of its class.
+func TestDefaultRepo(t *testing.T) {
+	c := hacluster()
+	c.Spec.PrimaryStorage.StorageClassName = ptr.To("fast")
+	repos := Repos(c)
+	if len(repos) != 1 || repos[0].Name != "repo1" || repos[0].Volume == nil || repos[0].Volume.Size.Cmp(c.Spec.PrimaryStorage.Size) != 0 ||
+		*repos[0].Volume.StorageClassName != "fast" {
+		t.Errorf("default repos: %+v", repos)
+	}
+	if got := RepoPath(c, repos[0]); got != "/pgbackrest/repo1" {
+		t.Errorf("volume repo path %q", got)
+	}
+	s3 := pgov1.PGBackupRepo{Name: "repo2", S3: &pgov1.PGS3Repo{Bucket: "b"}}
+	if got := RepoPath(c, s3); got != "/pgbackrest/app/hacluster" {
+		t.Errorf("S3 repo path %q", got)
+	}
+}
+
+func TestS3Keys(t *testing.T) {
+	c := hacluster()
+	c.Spec.Backups = &pgov1.PGBackupsSpec{Repos: []pgov1.PGBackupRepo{{Name: "repo2", S3: &pgov1.PGS3Repo{Bucket: "b", CredentialsSecret: "creds"}}}}
+	secret := func(key, secretKey string) map[string]*corev1.Secret {
+		return map[string]*corev1.Secret{"creds": {Data: map[string][]byte{KeyS3Key: []byte(key), KeyS3KeySecret: []byte(secretKey)}}}
+	}
+	if got, err := S3Keys(c, secret("AKIA", "s3cr3t/+x")); err != nil || got["repo2"] != [2]string{"AKIA", "s3cr3t/+x"} {
+		t.Errorf("S3Keys = %v, %v", got, err)
+	}
+	for _, bad := range []map[string]*corev1.Secret{nil, secret("", "x"), secret("AKIA", "two\nlines"), secret("AKIA", "a b")} {
+		if _, err := S3Keys(c, bad); err == nil {
+			t.Errorf("S3Keys took %v", bad)
+		}
+	}
 }
 
 func TestInstanceNames(t *testing.T) {

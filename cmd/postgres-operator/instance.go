@@ -102,6 +102,7 @@ variable named in its help.`,
 	str(&opts.AppDatabase, "app-database", instanceapi.EnvAppDatabase, "", "application database the bootstrap creates, owned by the application user")
 	str(&opts.AppPasswordFile, "app-password-file", instanceapi.EnvAppPasswordFile, "", "file with the application user's password")
 	integer(&opts.FailoverPriority, "failover-priority", instanceapi.EnvFailoverPriority, 1, "rank among members with the same WAL position; 0 never promotes this member")
+	f.StringVar(&opts.Archive, "archive", os.Getenv(instanceapi.EnvArchive), "how WAL is archived: "+instanceapi.ArchivePgBackRest+" (archive-push and archive-get, configured by pgBackRest's own environment), or not at all when empty ($"+instanceapi.EnvArchive+")")
 	f.BoolVar(&opts.NoSync, "nosync", os.Getenv(instanceapi.EnvNoSync) == "true", "never choose this member as synchronous standby ($"+instanceapi.EnvNoSync+")")
 	f.StringToStringVar(&opts.Tags, "tag", instance.ParseTags(os.Getenv(instanceapi.EnvTags)), "a tag KEY=VALUE that health checks with ?tag_KEY=VALUE compare, as Patroni's tags ($"+instanceapi.EnvTags+": KEY=VALUE,...); noloadbalance=true keeps the member out of /replica")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)

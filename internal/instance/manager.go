@@ -25,6 +25,7 @@ import (
 	"pgo.dev/pgo/internal/ha"
 	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgbackrest"
 	"pgo.dev/pgo/internal/pki"
 	"pgo.dev/pgo/internal/postgres"
 )
@@ -581,6 +582,9 @@ func (m *Manager) writeConfig(standby bool, upstream string) error {
 		Standby: standby, PrimarySlot: postgres.SlotName(m.opts.Name),
 		CertFile: m.opts.CertFile, KeyFile: m.opts.KeyFile, CAFile: m.clientCA,
 		Parameters: dyn.PostgreSQL.Parameters,
+	}
+	if m.opts.Archive == instanceapi.ArchivePgBackRest {
+		s.ArchiveCommand, s.RestoreCommand = postgres.PgBackRestArchiving(pgbackrest.Stanza)
 	}
 	if !standby {
 		s.SynchronousStandbys = m.ssn

@@ -55,6 +55,9 @@ type Options struct {
 	FailoverPriority int
 	// NoSync keeps it from being chosen as synchronous standby.
 	NoSync bool
+	// Archive is how WAL is archived (instanceapi.ArchivePgBackRest), or
+	// not at all when empty.
+	Archive string
 	// Tags are the user's tags, which health checks with ?tag_KEY=VALUE
 	// compare (noloadbalance=true takes the member out of /replica).
 	Tags map[string]string

@@ -1,4 +1,4 @@
-package pgbackrest
+package pgbackrest_test
 
 import (
 	"flag"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	. "pgo.dev/pgo/internal/pgbackrest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

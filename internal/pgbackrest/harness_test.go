@@ -1,4 +1,4 @@
-package pgbackrest
+package pgbackrest_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	. "pgo.dev/pgo/internal/pgbackrest"
 
 	"github.com/jackc/pgx/v5"
 

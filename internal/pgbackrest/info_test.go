@@ -1,4 +1,4 @@
-package pgbackrest
+package pgbackrest_test
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	. "pgo.dev/pgo/internal/pgbackrest"
 )
 
 // testdata/info.json is real `pgbackrest info --output=json` output,

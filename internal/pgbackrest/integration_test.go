@@ -1,4 +1,4 @@
-package pgbackrest
+package pgbackrest_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "pgo.dev/pgo/internal/pgbackrest"
 )
 
 // cluster is one test cluster: PostgreSQL with its pgBackRest TLS server

@@ -36,6 +36,23 @@ type Settings struct {
 	CertFile, KeyFile, CAFile string
 	// Parameters are the user's settings; the ones pgo needs win.
 	Parameters map[string]string
+	// ArchiveCommand archives WAL (archive_mode on) and RestoreCommand
+	// fetches it back; no archiving when empty.
+	ArchiveCommand, RestoreCommand string
+}
+
+// ArchiveTimeout forces a WAL segment switch after this long with writes,
+// so that the archive is at most a minute behind a quiet primary.
+const ArchiveTimeout = "60s"
+
+// PgBackRestArchiving are the archive and restore commands of pgBackRest
+// for the stanza (which finds its configuration in its environment).
+// archive_mode is on, not always: pgBackRest refuses backups of a primary
+// with archive_mode=always. A promoted standby archives the segments it
+// received but the old primary had not (see the instance manager).
+func PgBackRestArchiving(stanza string) (archive, restore string) {
+	return fmt.Sprintf(`pgbackrest --stanza=%s archive-push "%%p"`, stanza),
+		fmt.Sprintf(`pgbackrest --stanza=%s archive-get %%f "%%p"`, stanza)
 }
 
 // managedParameters are set by pgo whatever the user asks for.
@@ -83,6 +100,15 @@ func PostgresqlConf(s Settings) string {
 	if s.Standby {
 		params["primary_conninfo"] = s.PrimaryConnInfo
 		params["primary_slot_name"] = s.PrimarySlot
+	}
+	params["archive_mode"] = "off"
+	if s.ArchiveCommand != "" {
+		params["archive_mode"] = "on"
+		params["archive_command"] = s.ArchiveCommand
+		params["restore_command"] = s.RestoreCommand
+		if _, ok := s.Parameters["archive_timeout"]; !ok {
+			params["archive_timeout"] = ArchiveTimeout
+		}
 	}
 	params["ssl"] = "off"
 	if s.CertFile != "" {

@@ -34,8 +34,31 @@ func TestPostgresqlConf(t *testing.T) {
 		}
 	}
 	primary := PostgresqlConf(Settings{Member: "m", Port: 5432, CertFile: "/tls/tls.crt", KeyFile: "/tls/tls.key"})
-	if strings.Contains(primary, "primary_conninfo") || !strings.Contains(primary, "ssl = 'on'") {
+	if strings.Contains(primary, "primary_conninfo") || !strings.Contains(primary, "ssl = 'on'") || !strings.Contains(primary, "archive_mode = 'off'") {
 		t.Errorf("a primary with TLS:\n%s", primary)
+	}
+}
+
+// With pgBackRest, WAL is archived (archive_mode on, never always, which
+// pgBackRest's backups refuse) and restored through it, and a quiet
+// primary switches segments every minute; the user may choose another
+// archive_timeout but not the commands.
+func TestArchiving(t *testing.T) {
+	archive, restore := PgBackRestArchiving("db")
+	conf := PostgresqlConf(Settings{Member: "m", Port: 5432, ArchiveCommand: archive, RestoreCommand: restore,
+		Parameters: map[string]string{"archive_command": "/bin/true", "archive_mode": "always"}})
+	for _, want := range []string{
+		"archive_mode = 'on'\n",
+		`archive_command = 'pgbackrest --stanza=db archive-push "%p"'` + "\n",
+		`restore_command = 'pgbackrest --stanza=db archive-get %f "%p"'` + "\n",
+		"archive_timeout = '60s'\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("postgresql.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if conf := PostgresqlConf(Settings{ArchiveCommand: archive, Parameters: map[string]string{"archive_timeout": "5min"}}); !strings.Contains(conf, "archive_timeout = '5min'\n") {
+		t.Errorf("the user's archive_timeout is not kept:\n%s", conf)
 	}
 }
 

@@ -642,6 +642,10 @@ const (
 	// ClusterStorageResized is false when a larger volume size cannot be
 	// applied; the message says why.
 	ClusterStorageResized = "StorageResized"
+	// ClusterBackupsReady is true once the repository host runs and the
+	// stanza exists; false says what backups wait for (a missing S3
+	// credentials Secret, the repository host, the primary).
+	ClusterBackupsReady = "BackupsReady"
 	// ClusterWALArchiving is false when the primary has failed to archive
 	// WAL for longer than the operator's threshold; the message says since
 	// when and the last error.
@@ -662,8 +666,8 @@ type PGClusterStatus struct {
 	// +optional
 	Phase PGClusterPhase `json:"phase,omitempty"`
 
-	// Conditions: Ready, Progressing, Degraded, StorageResized, WALArchiving,
-	// Refused.
+	// Conditions: Ready, Progressing, Degraded, StorageResized, BackupsReady,
+	// WALArchiving, Refused.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

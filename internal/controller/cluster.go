@@ -216,6 +216,10 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if err := r.clusterObjects(ctx, a, c, instances); err != nil {
 		return ctrl.Result{}, err
 	}
+	backupProblem, err := r.backupObjects(ctx, a, c, instances)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	resizeBlocked := ""
 	for _, inst := range instances {
 		blocked, err := r.instance(ctx, a, c, inst)
@@ -231,7 +235,7 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	o.resizeBlocked = resizeBlocked
+	o.resizeBlocked, o.backupProblem = resizeBlocked, backupProblem
 	requeue, err := r.rollout(ctx, c, &o)
 	if err != nil {
 		return ctrl.Result{}, err

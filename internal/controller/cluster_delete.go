@@ -46,6 +46,9 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *pgov1.PGCluster) (c
 			return ctrl.Result{}, err
 		}
 	}
+	if err := r.removeBackups(ctx, c); err != nil {
+		return ctrl.Result{}, err
+	}
 	// The rest goes explicitly too, so that nothing waits for the garbage
 	// collector.
 	sa, role, binding := specs.InstanceRBAC(c, nil)
@@ -62,7 +65,7 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *pgov1.PGCluster) (c
 		return ctrl.Result{}, err
 	}
 	for i := range secrets.Items {
-		if metav1.IsControlledBy(&secrets.Items[i], c) {
+		if metav1.IsControlledBy(&secrets.Items[i], c) && secrets.Items[i].Name != naming.BackRestSecret(c.Name) {
 			owned = append(owned, &secrets.Items[i])
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -169,24 +170,34 @@ func (r *ClusterReconciler) removeInstance(ctx context.Context, c *pgov1.PGClust
 		return fmt.Errorf("deleting StatefulSet %s: %w", instance, err)
 	}
 	for _, name := range []string{naming.DataVolume(instance), naming.WALVolume(instance)} {
-		pvc := &corev1.PersistentVolumeClaim{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, pvc); apierrors.IsNotFound(err) {
-			continue
-		} else if err != nil {
+		if err := r.keepOrDelete(ctx, &corev1.PersistentVolumeClaim{}, client.ObjectKey{Namespace: c.Namespace, Name: name}, keep); err != nil {
 			return err
 		}
-		if !keep {
-			if err := r.Client.Delete(ctx, pvc); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("deleting PersistentVolumeClaim %s: %w", name, err)
-			}
-			continue
+	}
+	return nil
+}
+
+// keepOrDelete deletes an object, or keeps it without its owners, so that
+// it outlives the cluster.
+func (r *ClusterReconciler) keepOrDelete(ctx context.Context, obj client.Object, key client.ObjectKey, keep bool) error {
+	if err := r.Client.Get(ctx, key, obj); apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	kind := fmt.Sprintf("%T", obj)
+	kind = kind[strings.LastIndexByte(kind, '.')+1:]
+	if !keep {
+		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting %s %s: %w", kind, key.Name, err)
 		}
-		if len(pvc.OwnerReferences) > 0 {
-			patch := client.MergeFrom(pvc.DeepCopy())
-			pvc.OwnerReferences = nil
-			if err := r.Client.Patch(ctx, pvc, patch); err != nil {
-				return fmt.Errorf("keeping PersistentVolumeClaim %s: %w", name, err)
-			}
+		return nil
+	}
+	if len(obj.GetOwnerReferences()) > 0 {
+		patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+		obj.SetOwnerReferences(nil)
+		if err := r.Client.Patch(ctx, obj, patch); err != nil {
+			return fmt.Errorf("keeping %s %s: %w", kind, key.Name, err)
 		}
 	}
 	return nil

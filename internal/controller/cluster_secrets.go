@@ -19,7 +19,7 @@ import (
 
 // secrets makes the passwords and certificates, once.
 func (r *ClusterReconciler) secrets(ctx context.Context, a applier, c *pgov1.PGCluster) error {
-	for _, build := range []func(*pgov1.PGCluster, string) *corev1.Secret{specs.SuperuserSecret, specs.APISecret, specs.AppUserSecret} {
+	for _, build := range []func(*pgov1.PGCluster, string) *corev1.Secret{specs.SuperuserSecret, specs.APISecret, specs.AppUserSecret, specs.RepoHostAPISecret} {
 		s := build(c, "")
 		if exists, err := r.secretExists(ctx, client.ObjectKeyFromObject(s)); err != nil || exists {
 			if err != nil {

@@ -27,6 +27,9 @@ func (r *ClusterReconciler) observe(ctx context.Context, c *pgov1.PGCluster, ins
 		if inst := p.Labels[naming.LabelInstance]; inst != "" {
 			o.pods[inst] = p
 		}
+		if p.Labels[naming.LabelRole] == naming.RoleRepoHost {
+			o.repoHost = p
+		}
 	}
 	lease, err := r.lease(ctx, c)
 	o.lease = lease

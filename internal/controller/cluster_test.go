@@ -513,7 +513,7 @@ func TestDeleteKeepsData(t *testing.T) {
 	first := specs.FirstInstance(c)
 	e.eventually("the volumes", func() error {
 		var pvcs corev1.PersistentVolumeClaimList
-		if err := e.c.List(ctx, &pvcs, client.InNamespace(ns)); err != nil || len(pvcs.Items) != 2 {
+		if err := e.c.List(ctx, &pvcs, client.InNamespace(ns), client.HasLabels{naming.LabelInstance}); err != nil || len(pvcs.Items) != 2 {
 			return fmt.Errorf("%d volumes (%w)", len(pvcs.Items), err)
 		}
 		return nil
@@ -529,13 +529,18 @@ func TestDeleteKeepsData(t *testing.T) {
 			return fmt.Errorf("the StatefulSet is still there (%w)", err)
 		}
 		var pvcs corev1.PersistentVolumeClaimList
-		if err := e.c.List(ctx, &pvcs, client.InNamespace(ns)); err != nil || len(pvcs.Items) != 2 {
+		if err := e.c.List(ctx, &pvcs, client.InNamespace(ns), client.HasLabels{naming.LabelInstance}); err != nil || len(pvcs.Items) != 2 {
 			return fmt.Errorf("%d volumes kept, want 2 (%w)", len(pvcs.Items), err)
 		}
 		for _, p := range pvcs.Items {
 			if len(p.OwnerReferences) > 0 {
 				return fmt.Errorf("%s still has owners", p.Name)
 			}
+		}
+		// The backups were not kept: the repository's volume went.
+		repo := &corev1.PersistentVolumeClaim{}
+		if err := e.get(ns, naming.RepoVolume("kept", "repo1"), repo); !apierrors.IsNotFound(err) && !deleting(repo, err) {
+			return fmt.Errorf("the repository's volume is still there (%w)", err)
 		}
 		return nil
 	})
@@ -561,7 +566,7 @@ func TestRollingRestartOrder(t *testing.T) {
 	var replica string
 	e.eventually("two StatefulSets", func() error {
 		var list appsv1.StatefulSetList
-		if err := e.c.List(ctx, &list, client.InNamespace(ns)); err != nil || len(list.Items) != 2 {
+		if err := e.c.List(ctx, &list, client.InNamespace(ns), client.HasLabels{naming.LabelInstance}); err != nil || len(list.Items) != 2 {
 			return fmt.Errorf("%d StatefulSets (%w)", len(list.Items), err)
 		}
 		for _, s := range list.Items {
@@ -682,20 +687,21 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	}
 	holder := naming.PodOfInstance(replica.Name)
 	// The operator may have made the lock, without a holder, already.
-	lease := &coordinationv1.Lease{}
-	err := e.get(ns, naming.LeaderLease("rp"), lease)
-	lease.Name, lease.Namespace = naming.LeaderLease("rp"), ns
-	lease.Labels = map[string]string{naming.LabelCluster: "rp"}
-	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds = &holder, ptr.To[int32](30)
-	lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}
-	if apierrors.IsNotFound(err) {
-		err = e.c.Create(ctx, lease)
-	} else if err == nil {
-		err = e.c.Update(ctx, lease)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	// It may make it between a read and a create: try again then.
+	e.eventually("taking the leader lock", func() error {
+		lease := &coordinationv1.Lease{}
+		err := e.get(ns, naming.LeaderLease("rp"), lease)
+		lease.Name, lease.Namespace = naming.LeaderLease("rp"), ns
+		lease.Labels = map[string]string{naming.LabelCluster: "rp"}
+		lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds = &holder, ptr.To[int32](30)
+		lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now().Add(-time.Hour)}
+		if apierrors.IsNotFound(err) {
+			return e.c.Create(ctx, lease)
+		} else if err == nil {
+			return e.c.Update(ctx, lease)
+		}
+		return err
+	})
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: holder, Namespace: ns, Labels: map[string]string{naming.LabelCluster: "rp", naming.LabelRole: naming.RolePrimary}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "database", Image: "postgres"}}},
@@ -725,7 +731,8 @@ func TestRemovingThePrimarySwitchesOver(t *testing.T) {
 	}
 	// The instance managers switch over to the first instance.
 	first := naming.PodOfInstance(specs.FirstInstance(c))
-	if err := e.get(ns, lease.Name, lease); err != nil {
+	lease := &coordinationv1.Lease{}
+	if err := e.get(ns, naming.LeaderLease("rp"), lease); err != nil {
 		t.Fatal(err)
 	}
 	lease.Spec.HolderIdentity, lease.Spec.RenewTime = &first, &metav1.MicroTime{Time: time.Now()}

@@ -27,7 +27,13 @@ type observed struct {
 	progressing string
 	// resizeBlocked says why a larger volume could not be applied.
 	resizeBlocked string
-	now           time.Time
+	// backupProblem says what keeps the repository host from running.
+	backupProblem string
+	// repoHost is the repository host's pod.
+	repoHost *corev1.Pod
+	// backups are the backups' status as pgo changed it in this pass.
+	backups *pgov1.PGBackupsStatus
+	now     time.Time
 }
 
 // leader is the instance holding the leader lock.
@@ -156,6 +162,17 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 	} else {
 		set(pgov1.ClusterProgressing, false, "Stable", "the cluster matches its spec")
 	}
+	st.Backups = c.Status.Backups.DeepCopy()
+	if o.backups != nil {
+		st.Backups = o.backups
+	}
+	switch reason, msg := backupsReady(c, o, st.Backups); {
+	case c.Spec.Shutdown:
+	case reason == "":
+		set(pgov1.ClusterBackupsReady, true, "StanzaCreated", "the repository host runs and the stanza exists; WAL is archived")
+	default:
+		set(pgov1.ClusterBackupsReady, false, reason, msg)
+	}
 	if o.resizeBlocked != "" {
 		set(pgov1.ClusterStorageResized, false, "ExpansionNotAllowed", o.resizeBlocked)
 	} else {
@@ -169,4 +186,18 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 func neverReady(st pgov1.PGClusterStatus) bool {
 	cond := meta.FindStatusCondition(st.Conditions, pgov1.ClusterReady)
 	return cond == nil || cond.Reason == "Creating" || cond.Reason == "Initializing"
+}
+
+// backupsReady says what the cluster's backups wait for, with the
+// condition's reason; "" when they are ready.
+func backupsReady(c *pgov1.PGCluster, o observed, st *pgov1.PGBackupsStatus) (reason, message string) {
+	switch {
+	case o.backupProblem != "":
+		return "RepoHostNotConfigured", o.backupProblem
+	case !podReady(o.repoHost):
+		return "RepoHostNotReady", "waiting for the repository host " + naming.PodOfInstance(naming.RepoHost(c.Name))
+	case st == nil || !st.StanzaCreated:
+		return "StanzaNotCreated", "waiting for the primary to create the stanza"
+	}
+	return "", ""
 }

@@ -213,6 +213,9 @@ func Certificates(c *pgov1.PGCluster, lifetime time.Duration) []Certificate {
 	return []Certificate{
 		{naming.ServerCertSecret(c.Name), pki.Leaf{CommonName: c.Name, Unit: unit, Names: ServerNames(c), Server: true, Lifetime: lifetime}},
 		{naming.ReplicationCertSecret(c.Name), pki.Leaf{CommonName: postgres.ReplicationUser, Unit: unit, Lifetime: lifetime}},
+		// pgBackRest's, server and client of every pod's TLS server: the
+		// only name those servers let in.
+		{naming.BackRestCertSecret(c.Name), pki.Leaf{CommonName: naming.BackRestClientName(c.Name), Unit: unit, Names: podNames(c), Server: true, Lifetime: lifetime}},
 	}
 }
 
@@ -237,6 +240,11 @@ func ServerNames(c *pgov1.PGCluster) []string {
 	for _, svc := range []string{naming.PrimaryService(c.Name), naming.ReplicaService(c.Name)} {
 		names = append(names, svc, svc+"."+c.Namespace, svc+"."+c.Namespace+".svc", svc+"."+c.Namespace+".svc.cluster.local")
 	}
+	return append(names, podNames(c)...)
+}
+
+// podNames name every pod of a cluster under its headless Service.
+func podNames(c *pgov1.PGCluster) []string {
 	pods := naming.PodsDomain(c.Name, c.Namespace)
-	return append(names, "*."+pods, "*."+pods+".cluster.local")
+	return []string{"*." + pods, "*." + pods + ".cluster.local"}
 }

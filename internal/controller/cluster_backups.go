@@ -1,0 +1,114 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/postgres"
+	"pgo.dev/pgo/internal/specs"
+)
+
+// backupObjects applies the cluster's pgBackRest objects, before the pods
+// that mount them: the configuration, the repository host's secret options,
+// its volumes and its StatefulSet. It returns what keeps the repository
+// host from running (a missing S3 credentials Secret), if something does;
+// the instances run anyway, and their archiving waits.
+func (r *ClusterReconciler) backupObjects(ctx context.Context, a applier, c *pgov1.PGCluster, instances []specs.Instance) (string, error) {
+	if _, err := a.apply(ctx, c, specs.BackRestConfigMap(c, instances)); err != nil {
+		return "", err
+	}
+	secret, problem, err := r.backRestSecret(ctx, c)
+	if err != nil || problem != "" {
+		return problem, err
+	}
+	if _, err := a.apply(ctx, c, secret); err != nil {
+		return "", err
+	}
+	for _, pvc := range specs.RepoClaims(c) {
+		if _, err := a.apply(ctx, c, pvc); err != nil {
+			return "", err
+		}
+	}
+	if _, err := a.apply(ctx, c, specs.RepoHostStatefulSet(c, r.Options)); err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
+// cipherPassLength is the length of a repository's passphrase: 64
+// letters and digits, as strong as pgBackRest's advice (openssl rand
+// -base64 48).
+const cipherPassLength = 64
+
+// backRestSecret builds the repository host's secret options: the keys of
+// the S3 repositories, from their credentials Secrets (the user's: read
+// from the API, not the cache), and the passphrases of encrypted
+// repositories, generated once and kept.
+func (r *ClusterReconciler) backRestSecret(ctx context.Context, c *pgov1.PGCluster) (*corev1.Secret, string, error) {
+	credentials := map[string]*corev1.Secret{}
+	for _, repo := range specs.Repos(c) {
+		if repo.S3 == nil {
+			continue
+		}
+		name := string(repo.S3.CredentialsSecret)
+		s := &corev1.Secret{}
+		err := r.Reader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // S3Keys says which
+		case err != nil:
+			return nil, "", fmt.Errorf("reading the S3 credentials Secret %s: %w", name, err)
+		}
+		credentials[name] = s
+	}
+	keys, err := specs.S3Keys(c, credentials)
+	if err != nil {
+		return nil, err.Error(), nil
+	}
+	existing := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: naming.BackRestSecret(c.Name)}, existing); client.IgnoreNotFound(err) != nil {
+		return nil, "", fmt.Errorf("reading Secret %s: %w", naming.BackRestSecret(c.Name), err)
+	}
+	passes := map[pgov1.RepoName]string{}
+	for _, repo := range specs.EncryptedRepos(c) {
+		pass := string(existing.Data[specs.CipherPassKey(repo)])
+		if pass == "" {
+			if pass, err = postgres.NewPasswordOfLength(cipherPassLength); err != nil {
+				return nil, "", err
+			}
+			r.event(c, corev1.EventTypeNormal, "PassphraseCreated", "Create", "created the passphrase of the encrypted repository %s", repo)
+		}
+		passes[repo] = pass
+	}
+	return specs.BackRestSecret(c, keys, passes), "", nil
+}
+
+// removeBackups removes the repository host and, unless the cluster keeps
+// its backups, its volumes and secret options. Kept ones lose their owner,
+// so that they outlive the cluster: the Secret too, since it holds the
+// passphrases of encrypted repositories.
+func (r *ClusterReconciler) removeBackups(ctx context.Context, c *pgov1.PGCluster) error {
+	keep := c.Spec.Deletion != nil && c.Spec.Deletion.KeepBackups
+	for _, obj := range []client.Object{
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: naming.RepoHost(c.Name), Namespace: c.Namespace}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.BackRestConfigMap(c.Name), Namespace: c.Namespace}},
+	} {
+		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
+		}
+	}
+	for _, pvc := range specs.RepoClaims(c) {
+		if err := r.keepOrDelete(ctx, &corev1.PersistentVolumeClaim{}, client.ObjectKeyFromObject(pvc), keep); err != nil {
+			return err
+		}
+	}
+	return r.keepOrDelete(ctx, &corev1.Secret{}, client.ObjectKey{Namespace: c.Namespace, Name: naming.BackRestSecret(c.Name)}, keep)
+}

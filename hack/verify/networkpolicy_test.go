@@ -16,6 +16,8 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/controller"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgbackrest"
+	"pgo.dev/pgo/internal/repohostapi"
 	"pgo.dev/pgo/internal/specs"
 	"pgo.dev/pgo/internal/testenv"
 )
@@ -129,6 +131,7 @@ func TestNetworkPolicySelectors(t *testing.T) {
 	other := specs.StatefulSet(&pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "rhino", Namespace: "app", UID: "5678"}},
 		specs.Instance{Name: "rhino-abcd"}, specs.DefaultOptions()).Spec.Template.Labels
 
+	repoHost := nsPod("app", nil, specs.RepoHostStatefulSet(c, specs.DefaultOptions()).Spec.Template.Labels)
 	operator := nsPod("pgo", nil, podLabels(t, "pgo-operator"))
 	apiserver := nsPod("pgo", nil, podLabels(t, "pgo-apiserver"))
 	application := nsPod("app", nil, map[string]string{"app": "web"})
@@ -154,6 +157,15 @@ func TestNetworkPolicySelectors(t *testing.T) {
 		{"monitoring does not reach the instance API", database, monitoring, naming.APIPort, false},
 		{"monitoring scrapes database metrics", database, monitoring, naming.MetricsPort, true},
 		{"an application does not scrape", database, application, naming.MetricsPort, false},
+		{"the repository host reaches pgBackRest in a database pod", database, repoHost, pgbackrest.ServerPort, true},
+		{"an application does not reach pgBackRest in a database pod", database, application, pgbackrest.ServerPort, false},
+		{"a member does not reach another's pgBackRest", database, nsPod("app", nil, member), pgbackrest.ServerPort, false},
+		{"a database pod reaches the repository host's pgBackRest", repoHost, database, pgbackrest.ServerPort, true},
+		{"an application does not reach the repository host", repoHost, application, pgbackrest.ServerPort, false},
+		{"the controller reaches the repository host's API", repoHost, operator, repohostapi.Port, true},
+		{"the apiserver reaches the repository host's API", repoHost, apiserver, repohostapi.Port, true},
+		{"a database pod does not reach the repository host's API", repoHost, database, repohostapi.Port, false},
+		{"another pod of the operator namespace does not reach it", repoHost, strangerInPGO, repohostapi.Port, false},
 		{"pgo clients reach the apiserver", apiserver, elsewhere, 8443, true},
 		{"monitoring scrapes the controller", operator, monitoring, 8443, true},
 		{"an application does not reach the controller", operator, application, 8443, false},

@@ -28,6 +28,7 @@ func newControllerCommand() *cobra.Command {
 		operatorNamespace, postgresImages string
 		allowedImages                     string
 		leaderElect, metricsSecure        bool
+		archiveThreshold                  time.Duration
 		namespaces                        []string
 		qps                               float32
 		burst                             int
@@ -88,6 +89,8 @@ func newControllerCommand() *cobra.Command {
 				Recorder: mgr.GetEventRecorder("pgo"),
 				Options:  specOptions,
 				Config:   config,
+
+				ArchiveFailureThreshold: archiveThreshold,
 			}
 			if err := reconciler.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("setting up the PGCluster controller: %w", err)
@@ -119,11 +122,18 @@ func newControllerCommand() *cobra.Command {
 		}
 		return def
 	}
+	envDuration := func(env string, def time.Duration) time.Duration {
+		if d, err := time.ParseDuration(os.Getenv(env)); err == nil && d > 0 {
+			return d
+		}
+		return def
+	}
 	flags.StringVar(&operatorNamespace, "operator-namespace", envDefault(pgoapi.EnvOperatorNamespace, "pgo"), "the operator's own namespace, where no cluster may run ($"+pgoapi.EnvOperatorNamespace+")")
 	flags.StringVar(&postgresImages, "postgres-images", envDefault(pgoconfig.EnvPostgresImages, pgoconfig.DefaultPostgresImages), "VERSION=IMAGE pairs: the PostgreSQL major versions clusters may run and the image of each ($"+pgoconfig.EnvPostgresImages+")")
 	flags.StringVar(&allowedImages, "allowed-images", os.Getenv(pgoconfig.EnvAllowedImages), "more images clusters may name in spec.image, comma-separated patterns ($"+pgoconfig.EnvAllowedImages+")")
 	flags.Int64Var(&specOptions.PostgresUID, "postgres-uid", specOptions.PostgresUID, "user ID PostgreSQL runs as in database pods")
 	flags.Int64Var(&specOptions.PostgresGID, "postgres-gid", specOptions.PostgresGID, "group ID of database pods and their volumes")
+	flags.DurationVar(&archiveThreshold, "archive-failure-threshold", envDuration(pgoconfig.EnvArchiveFailureThreshold, controller.DefaultArchiveFailureThreshold), "how long WAL archiving may fail before a cluster says so: condition WALArchiving=False and a Warning Event ($"+pgoconfig.EnvArchiveFailureThreshold+")")
 	flags.DurationVar(&specOptions.CertificateLifetime, "certificate-lifetime", specOptions.CertificateLifetime, "life of the certificates issued to clusters; each is renewed at two thirds of it")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOptions.BindFlags(logFlags)

@@ -57,10 +57,22 @@ type ClusterReconciler struct {
 	Config pgoconfig.Config
 	// Workers is how many clusters are reconciled at once (4 when 0).
 	Workers int
+	// ArchiveFailureThreshold is how long WAL archiving may fail before
+	// the cluster says so (condition WALArchiving, a Warning Event);
+	// DefaultArchiveFailureThreshold when 0.
+	ArchiveFailureThreshold time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
 	verifiers rolesMemo
+}
+
+// archiveThreshold is ArchiveFailureThreshold or its default.
+func (r *ClusterReconciler) archiveThreshold() time.Duration {
+	if r.ArchiveFailureThreshold > 0 {
+		return r.ArchiveFailureThreshold
+	}
+	return DefaultArchiveFailureThreshold
 }
 
 func (r *ClusterReconciler) now() time.Time {
@@ -236,6 +248,7 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 		return ctrl.Result{}, err
 	}
 	o.resizeBlocked, o.backupProblem = resizeBlocked, backupProblem
+
 	requeue, err := r.rollout(ctx, c, &o)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -246,8 +259,13 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if requeue {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	// Back when a certificate is due for renewal.
-	return ctrl.Result{RequeueAfter: max(renewAt.Sub(r.now()), time.Second)}, nil
+	// Back when a certificate is due for renewal, or when failing archiving
+	// passes the threshold.
+	after := max(renewAt.Sub(r.now()), time.Second)
+	if o.recheck > 0 {
+		after = min(after, o.recheck)
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // refusedRecheck is how often a refused cluster is looked at again.

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pgov1 "pgo.dev/pgo/api/v1"
@@ -32,7 +34,10 @@ func (r *ClusterReconciler) observe(ctx context.Context, c *pgov1.PGCluster, ins
 		}
 	}
 	lease, err := r.lease(ctx, c)
-	o.lease = lease
+	o.lease, o.archiveThreshold = lease, r.archiveThreshold()
+	if ms, ok := memberStatus(o.pods[leader(lease, o.now)]); ok {
+		o.recheck = archiveRecheck(ms.Archive, o.now, o.archiveThreshold)
+	}
 	return o, err
 }
 
@@ -50,6 +55,14 @@ func (r *ClusterReconciler) updateStatus(ctx context.Context, c *pgov1.PGCluster
 			return was.Name == is.Name && was.KeptData == is.KeptData
 		}) {
 			r.event(c, corev1.EventTypeWarning, "DataKept", "Rewind", "%s could not be rewound and was cloned again; its old data directory is kept at %s", is.Name, is.KeptData)
+		}
+	}
+	if was, is := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterWALArchiving), meta.FindStatusCondition(st.Conditions, pgov1.ClusterWALArchiving); is != nil && (was == nil || was.Status != is.Status) {
+		switch {
+		case is.Status == metav1.ConditionFalse:
+			r.event(c, corev1.EventTypeWarning, "WALArchivingFailed", "Archive", "%s", is.Message)
+		case was != nil:
+			r.event(c, corev1.EventTypeNormal, "WALArchivingResumed", "Archive", "%s", is.Message)
 		}
 	}
 	if st.Phase != c.Status.Phase {

@@ -33,7 +33,11 @@ type observed struct {
 	repoHost *corev1.Pod
 	// backups are the backups' status as pgo changed it in this pass.
 	backups *pgov1.PGBackupsStatus
-	now     time.Time
+	// archiveThreshold is how long archiving may fail before the cluster
+	// says so; recheck is when to look again (0: no need).
+	archiveThreshold time.Duration
+	recheck          time.Duration
+	now              time.Time
 }
 
 // leader is the instance holding the leader lock.
@@ -97,6 +101,7 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 				is.Role = pgov1.RoleStandbyLeader
 			}
 			is.Timeline, is.PendingRestart, is.KeptData, is.Problem = ms.Timeline, ms.PendingRestart, ms.KeptData, ms.Problem
+			is.DataSource = ms.DataSource
 			if is.Role == pgov1.RoleReplica && ms.Running {
 				lag := int64(0)
 				if optime > ms.WAL {
@@ -166,6 +171,14 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 	if o.backups != nil {
 		st.Backups = o.backups
 	}
+	if ms, ok := memberStatus(o.pods[st.Primary]); ok && st.Primary != "" && ms.Archive != nil {
+		if st.Backups == nil {
+			st.Backups = &pgov1.PGBackupsStatus{}
+		}
+		st.Backups.Archive = archiveStatus(ms.Archive)
+		ok, reason, msg := walArchiving(ms.Archive, o.now, o.archiveThreshold)
+		set(pgov1.ClusterWALArchiving, ok, reason, msg)
+	}
 	switch reason, msg := backupsReady(c, o, st.Backups); {
 	case c.Spec.Shutdown:
 	case reason == "":
@@ -200,4 +213,51 @@ func backupsReady(c *pgov1.PGCluster, o observed, st *pgov1.PGBackupsStatus) (re
 		return "StanzaNotCreated", "waiting for the primary to create the stanza"
 	}
 	return "", ""
+}
+
+// DefaultArchiveFailureThreshold is how long WAL archiving may fail before
+// a cluster says so: a repository that is down for a minute is worth a
+// warning, a retry or two is not.
+const DefaultArchiveFailureThreshold = time.Minute
+
+// walArchiving is the WALArchiving condition from the primary's archiving:
+// false once it has failed for threshold.
+func walArchiving(a *dcs.ArchiveState, now time.Time, threshold time.Duration) (ok bool, reason, message string) {
+	if a.FailingSince != "" {
+		since, err := time.Parse(time.RFC3339, a.FailingSince)
+		if err == nil && now.Sub(since) >= threshold {
+			return false, "ArchiveFailing", fmt.Sprintf("WAL archiving has failed since %s (last failed segment %s at %s); WAL stays in pg_wal until the repository takes it",
+				a.FailingSince, a.LastFailedWAL, a.LastFailedTime)
+		}
+	}
+	if a.LastArchivedWAL == "" {
+		return true, "Archiving", "the primary has archived no WAL segment yet"
+	}
+	return true, "Archiving", fmt.Sprintf("the primary archives WAL: last segment %s at %s", a.LastArchivedWAL, a.LastArchivedTime)
+}
+
+// archiveRecheck is when a failure that has not yet passed the threshold
+// does (0 when none is pending).
+func archiveRecheck(a *dcs.ArchiveState, now time.Time, threshold time.Duration) time.Duration {
+	if a == nil || a.FailingSince == "" {
+		return 0
+	}
+	since, err := time.Parse(time.RFC3339, a.FailingSince)
+	if err != nil || now.Sub(since) >= threshold {
+		return 0
+	}
+	return since.Add(threshold).Sub(now) + time.Second
+}
+
+// archiveStatus is the primary's archiving as the cluster's status shows it.
+func archiveStatus(a *dcs.ArchiveState) *pgov1.PGArchiveStatus {
+	at := func(s string) *metav1.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if s == "" || err != nil {
+			return nil
+		}
+		return &metav1.Time{Time: t}
+	}
+	return &pgov1.PGArchiveStatus{LastArchivedWAL: a.LastArchivedWAL, LastArchivedTime: at(a.LastArchivedTime),
+		LastFailedWAL: a.LastFailedWAL, LastFailedTime: at(a.LastFailedTime), FailingSince: at(a.FailingSince)}
 }

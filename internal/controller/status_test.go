@@ -3,6 +3,7 @@ package controller
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,56 @@ func equalConditions(a, b []metav1.Condition) bool {
 		}
 	}
 	return true
+}
+
+// WALArchiving follows the primary's archiving: true while it archives,
+// false once it has failed for the threshold (not before: the controller
+// looks again when the threshold passes), with the failure in the status.
+func TestWALArchivingCondition(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	stamp := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	ok := &dcs.ArchiveState{LastArchivedWAL: "000000010000000000000007", LastArchivedTime: stamp(-time.Minute)}
+	failing := func(since time.Duration) *dcs.ArchiveState {
+		return &dcs.ArchiveState{LastArchivedWAL: "000000010000000000000007", LastArchivedTime: stamp(-time.Hour),
+			LastFailedWAL: "000000010000000000000008", LastFailedTime: stamp(-time.Second), FailingSince: stamp(-since)}
+	}
+	for _, c := range []struct {
+		name    string
+		a       *dcs.ArchiveState
+		ok      bool
+		says    string
+		recheck time.Duration
+	}{
+		{"archiving", ok, true, "last segment 000000010000000000000007", 0},
+		{"nothing archived yet", &dcs.ArchiveState{}, true, "no WAL segment yet", 0},
+		{"failing for less than the threshold", failing(20 * time.Second), true, "last segment", 41 * time.Second},
+		{"failing for the threshold", failing(time.Minute), false, "failed since " + stamp(-time.Minute) + " (last failed segment 000000010000000000000008", 0},
+	} {
+		got, _, msg := walArchiving(c.a, now, time.Minute)
+		if got != c.ok || !strings.Contains(msg, c.says) {
+			t.Errorf("%s: %v %q, want %v and %q", c.name, got, msg, c.ok, c.says)
+		}
+		if r := archiveRecheck(c.a, now, time.Minute); r != c.recheck {
+			t.Errorf("%s: recheck in %v, want %v", c.name, r, c.recheck)
+		}
+	}
+
+	// In the cluster's status: from the primary's member state.
+	cl := &pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "hippo"}}
+	raw, _ := json.Marshal(dcs.MemberStatus{Role: ha.RolePrimary, Running: true, Archive: failing(2 * time.Minute), DataSource: "initdb"})
+	o := observed{instances: []specs.Instance{{Name: "hippo-a"}}, now: now, archiveThreshold: time.Minute,
+		lease: &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("hippo-a-0"), LeaseDurationSeconds: ptr.To[int32](30),
+			RenewTime: &metav1.MicroTime{Time: now}}},
+		pods: map[string]*corev1.Pod{"hippo-a": {ObjectMeta: metav1.ObjectMeta{Name: "hippo-a-0", Annotations: map[string]string{naming.AnnotationStatus: string(raw)}}}}}
+	st := clusterStatus(cl, o)
+	cond := meta.FindStatusCondition(st.Conditions, pgov1.ClusterWALArchiving)
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "ArchiveFailing" {
+		t.Errorf("WALArchiving: %+v (primary %q)", cond, st.Primary)
+	}
+	if a := st.Backups.Archive; a == nil || a.LastFailedWAL != "000000010000000000000008" || a.FailingSince == nil || !a.FailingSince.Time.Equal(now.Add(-2*time.Minute)) {
+		t.Errorf("archive status: %+v", st.Backups.Archive)
+	}
+	if st.Instances[0].DataSource != "initdb" {
+		t.Errorf("data source %q", st.Instances[0].DataSource)
+	}
 }

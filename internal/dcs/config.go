@@ -102,9 +102,26 @@ type MemberStatus struct {
 	// Problem what keeps the member from going on.
 	KeptData string `json:"keptData,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// DataSource says how the data directory was made: initdb,
+	// pg_basebackup from a member, or a restore of a pgBackRest backup.
+	DataSource string `json:"dataSource,omitempty"`
+	// Archive is a primary's WAL archiving.
+	Archive *ArchiveState `json:"archive,omitempty"`
 	// Heartbeat is when the member last published (RFC 3339): it
 	// publishes when its state changes, and at least once per ttl.
 	Heartbeat string `json:"heartbeat,omitempty"`
+}
+
+// ArchiveState is a primary's WAL archiving, from pg_stat_archiver; times
+// are RFC 3339.
+type ArchiveState struct {
+	LastArchivedWAL  string `json:"lastArchivedWAL,omitempty"`
+	LastArchivedTime string `json:"lastArchivedTime,omitempty"`
+	LastFailedWAL    string `json:"lastFailedWAL,omitempty"`
+	LastFailedTime   string `json:"lastFailedTime,omitempty"`
+	// FailingSince is when the instance manager first saw archiving fail,
+	// while it fails.
+	FailingSince string `json:"failingSince,omitempty"`
 }
 
 // SameState tells whether two published states differ only in their

@@ -8,6 +8,7 @@ import (
 
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
+	"pgo.dev/pgo/internal/instanceapi"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/postgres"
 )
@@ -96,7 +97,9 @@ func (m *Manager) execute(ctx context.Context, o ha.Observed, a ha.Action) error
 		m.log.Info("promoted", "member", m.opts.Name)
 		// The health checks answer as a primary from now on, not after the
 		// rest of the run's actions.
-		m.setObserved(m.observePostgres(ctx))
+		p := m.observePostgres(ctx)
+		m.setObserved(p)
+		m.archiveReceived(p.Timeline)
 		return m.writeConfig(false, "")
 
 	case ha.Demote:
@@ -247,6 +250,9 @@ func (m *Manager) bootstrap(ctx context.Context) error {
 	if err := m.pg.CreateReplicationUser(ctx); err != nil {
 		return err
 	}
+	if err := m.pg.SetDataSource("initdb"); err != nil {
+		return err
+	}
 	if m.opts.AppUser != "" {
 		return m.pg.CreateUserAndDatabase(ctx, m.opts.AppUser, m.appPwd, m.opts.AppDatabase)
 	}
@@ -264,14 +270,47 @@ func (m *Manager) clone(ctx context.Context, upstream string) error {
 		m.log.Error(err, "stopping PostgreSQL before cloning")
 	}
 	m.setSystemID(0)
-	m.log.Info("cloning", "from", upstream)
-	if err := m.pg.BaseBackup(ctx, m.replicationConnInfo(u)); err != nil {
+	source := ""
+	if m.opts.Archive == instanceapi.ArchivePgBackRest {
+		label, err := m.restoreFromRepository(ctx)
+		switch {
+		case err != nil:
+			m.log.Info("cloning with pg_basebackup: the repository gives no backup", "reason", err.Error())
+		default:
+			source = "pgbackrest backup " + label
+		}
+	}
+	if source == "" {
+		m.log.Info("cloning", "from", upstream)
+		if err := m.pg.BaseBackup(ctx, m.replicationConnInfo(u)); err != nil {
+			return err
+		}
+		source = "pg_basebackup from " + upstream
+	}
+	if err := m.pg.SetDataSource(source); err != nil {
 		return err
 	}
 	if err := m.setRole(true, upstream); err != nil {
 		return err
 	}
 	return m.pg.Start()
+}
+
+// archiveReceived has a new primary archive the segments of the old
+// timeline it received as a standby: the old primary may have died before
+// archiving them.
+func (m *Manager) archiveReceived(timeline int64) {
+	if m.opts.Archive == "" || timeline == 0 {
+		return
+	}
+	n, err := m.pg.ArchiveReceivedSegments(timeline)
+	if err != nil {
+		m.log.Error(err, "marking the received WAL segments to archive")
+		return
+	}
+	if n > 0 {
+		m.log.Info("archiving the WAL segments received before the promotion", "segments", n)
+	}
 }
 
 // cloneKeeping is clone after a failed rewind: the old data directory is

@@ -96,6 +96,8 @@ type harness struct {
 	members map[string]*member
 
 	checker *splitBrainChecker
+	// memberEnv is more environment for a member's instance manager.
+	memberEnv func(m *member) []string
 }
 
 type member struct {
@@ -296,6 +298,9 @@ func (h *harness) start(name string) {
 		"--zap-encoder", "console", "--zap-time-encoding", "rfc3339nano"}, h.memberFiles.Args()...)
 	cmd := exec.Command(operatorBinary, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.files["kubeconfig"], "HOME="+h.dir)
+	if h.memberEnv != nil {
+		cmd.Env = append(cmd.Env, h.memberEnv(m)...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the test process die, the manager stops too (and stops its
 	// PostgreSQL), rather than keep the test's addresses for the next run.
@@ -656,16 +661,24 @@ func (h *harness) exec(name, sql string, args ...any) error {
 
 // queryInt runs a query that returns one integer.
 func (h *harness) queryInt(name, sql string) (int64, error) {
+	var v int64
+	return v, h.queryRow(name, sql, &v)
+}
+
+func (h *harness) queryText(name, sql string) (string, error) {
+	var v string
+	return v, h.queryRow(name, sql, &v)
+}
+
+func (h *harness) queryRow(name, sql string, dest any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := h.connect(ctx, name)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer conn.Close(ctx)
-	var v int64
-	err = conn.QueryRow(ctx, sql).Scan(&v)
-	return v, err
+	return conn.QueryRow(ctx, sql).Scan(dest)
 }
 
 // waitReplicated waits until every running replica has flushed the

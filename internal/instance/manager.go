@@ -82,6 +82,10 @@ type Manager struct {
 	answeredRun, failingSince time.Time
 	// problem is what keeps the member from going on, for its status.
 	problem string
+	// archiver is the primary's pg_stat_archiver, and archiveFailing
+	// since when it fails (nil while it does not).
+	archiver       *postgres.Archiver
+	archiveFailing *time.Time
 	// streamedTL is the latest timeline this standby received by
 	// streaming: once its WAL receiver stops, pg_stat_wal_receiver no
 	// longer says, and the checkpoint's timeline can be older.
@@ -306,6 +310,7 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 	if len(d.Actions) > 0 {
 		m.setObserved(m.observePostgres(ctx))
 	}
+	m.observeArchiver(ctx)
 	if reachable {
 		m.publish(ctx)
 	}
@@ -535,6 +540,55 @@ func (m *Manager) publish(ctx context.Context) {
 	m.mu.Unlock()
 }
 
+// observeArchiver reads a running primary's pg_stat_archiver, when WAL is
+// archived, and keeps since when archiving fails.
+func (m *Manager) observeArchiver(ctx context.Context) {
+	m.mu.Lock()
+	p := m.observed
+	m.mu.Unlock()
+	if m.opts.Archive == "" || !p.Running || p.InRecovery || p.Unresponsive {
+		m.mu.Lock()
+		m.archiver, m.archiveFailing = nil, nil
+		m.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.sqlTimeout())
+	defer cancel()
+	a, err := m.pg.Archiver(ctx)
+	if err != nil {
+		m.log.Error(err, "reading the archiver's state")
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	was := m.archiveFailing
+	m.archiver, m.archiveFailing = &a, postgres.FailingSince(m.archiveFailing, a, time.Now())
+	if was == nil && m.archiveFailing != nil {
+		m.log.Info("WAL archiving fails", "segment", a.LastFailed)
+	} else if was != nil && m.archiveFailing == nil {
+		m.log.Info("WAL archiving works again", "segment", a.LastArchived, "failedFor", time.Since(*was).Round(time.Second).String())
+	}
+}
+
+// archiveState is the archiver's state as the member publishes it.
+func archiveState(a *postgres.Archiver, failing *time.Time) *dcs.ArchiveState {
+	if a == nil {
+		return nil
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	st := &dcs.ArchiveState{LastArchivedWAL: a.LastArchived, LastArchivedTime: stamp(a.LastArchivedTime),
+		LastFailedWAL: a.LastFailed, LastFailedTime: stamp(a.LastFailedTime)}
+	if failing != nil {
+		st.FailingSince = stamp(*failing)
+	}
+	return st
+}
+
 func (m *Manager) memberStatus() dcs.MemberStatus {
 	m.mu.Lock()
 	p := m.observed
@@ -546,10 +600,11 @@ func (m *Manager) memberStatusOf(p ha.Postgres) dcs.MemberStatus {
 	st := dcs.MemberStatus{
 		Running: p.Running, Timeline: p.Timeline, WAL: uint64(p.WAL),
 		APIURL: instanceapi.URL(m.opts.APIAddress), ConnHost: m.opts.PodIP, ConnPort: m.opts.Port, Tags: m.tags(),
-		KeptData: m.pg.Kept(),
+		KeptData: m.pg.Kept(), DataSource: m.pg.DataSource(),
 	}
 	m.mu.Lock()
 	st.Problem = m.problem
+	st.Archive = archiveState(m.archiver, m.archiveFailing)
 	m.mu.Unlock()
 	switch {
 	case p.DataDir == ha.DataEmpty:

@@ -24,11 +24,14 @@ var (
 	descDCS      = prometheus.NewDesc("pgo_ha_dcs_reachable", "1 when the last read of the DCS succeeded.", nil, nil)
 	descPaused   = prometheus.NewDesc("pgo_ha_paused", "1 when automatic failover is paused.", nil, nil)
 	descSync     = prometheus.NewDesc("pgo_ha_sync_standby", "1 when this member is a recorded synchronous standby.", nil, nil)
+	// On a primary that archives WAL.
+	descArchiveFailing = prometheus.NewDesc("pgo_wal_archive_failing_seconds", "How long WAL archiving has been failing on this primary; 0 while it works.", nil, nil)
+	descArchivedAt     = prometheus.NewDesc("pgo_wal_archive_last_success_timestamp_seconds", "When this primary last archived a WAL segment (Unix time).", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descPrimary, descReplica, descRunning, descTimeline, descWAL,
-		descLag, descHolder, descUnlocked, descPromote, descDCS, descPaused, descSync} {
+		descLag, descHolder, descUnlocked, descPromote, descDCS, descPaused, descSync, descArchiveFailing, descArchivedAt} {
 		ch <- d
 	}
 }
@@ -39,6 +42,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.m.status(ctx)
 	c.m.mu.Lock()
 	cluster, promotions := c.m.cluster, c.m.promotions
+	archiver, failing := c.m.archiver, c.m.archiveFailing
 	c.m.mu.Unlock()
 
 	b := func(v bool) float64 {
@@ -69,4 +73,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descDCS, b(st.DCSReachable))
 	gauge(descPaused, b(st.Paused))
 	gauge(descSync, b(cluster.Sync.Has(st.Name)))
+	if archiver != nil {
+		since := 0.0
+		if failing != nil {
+			since = time.Since(*failing).Seconds()
+		}
+		gauge(descArchiveFailing, since)
+		if !archiver.LastArchivedTime.IsZero() {
+			gauge(descArchivedAt, float64(archiver.LastArchivedTime.Unix()))
+		}
+	}
 }

@@ -158,3 +158,18 @@ func (s StanzaInfo) Latest(key int) map[string]BackupInfo {
 	}
 	return out
 }
+
+// Newest is the newest good backup of the stanza in any repository, and
+// its repository's number; a tie goes to the lower number (pgBackRest's
+// priority). ok is false when there is none.
+func (s StanzaInfo) Newest() (b BackupInfo, repo int, ok bool) {
+	for _, c := range s.Backups {
+		if c.Error {
+			continue
+		}
+		if !ok || c.Timestamp.Stop > b.Timestamp.Stop || (c.Timestamp.Stop == b.Timestamp.Stop && c.Database.RepoKey < repo) {
+			b, repo, ok = c, c.Database.RepoKey, true
+		}
+	}
+	return b, repo, ok
+}

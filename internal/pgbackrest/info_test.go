@@ -69,6 +69,22 @@ func TestParseInfo(t *testing.T) {
 	if _, ok := s.ArchiveIn(2); ok {
 		t.Error("repo2 has no archive")
 	}
+	if b, repo, ok := s.Newest(); !ok || repo != 1 || b.Label != incr.Label {
+		t.Errorf("newest: %s in repo%d (%v)", b.Label, repo, ok)
+	}
+	// A backup in repo2 that stopped at the same time as the incr loses
+	// the tie; one that failed never counts.
+	twin := incr
+	twin.Database.RepoKey, twin.Label = 2, "twin"
+	broken := incr
+	broken.Timestamp.Stop, broken.Error, broken.Label = incr.Timestamp.Stop+100, true, "broken"
+	s.Backups = append(s.Backups, twin, broken)
+	if b, repo, _ := s.Newest(); repo != 1 || b.Label != incr.Label {
+		t.Errorf("newest with a twin in repo2 and a failed one: %s in repo%d", b.Label, repo)
+	}
+	if _, _, ok := (StanzaInfo{}).Newest(); ok {
+		t.Error("a stanza without backups has a newest one")
+	}
 	if _, err := ParseInfo([]byte("ERROR: [055]")); err == nil {
 		t.Error("ParseInfo took text that is not JSON")
 	}

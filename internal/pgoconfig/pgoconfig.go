@@ -28,6 +28,9 @@ const (
 	// comma-separated; each may hold the wildcards of path.Match, such as
 	// registry.example.com/postgres:15-*.
 	EnvAllowedImages = "PGO_ALLOWED_IMAGES"
+	// EnvArchiveFailureThreshold is how long WAL archiving may fail before
+	// a cluster says so (a Go duration, such as 1m).
+	EnvArchiveFailureThreshold = "PGO_ARCHIVE_FAILURE_THRESHOLD"
 )
 
 // DefaultPostgresImages are the images pgo is installed with.

@@ -365,7 +365,7 @@ func testClusterChanges(t *testing.T, h *harness) {
 	if err := h.c.Get(ctx, objectKey("ns1", "hippo-aaaa"), sts); err != nil {
 		t.Fatal(err)
 	}
-	if at, err := time.Parse(time.RFC3339, sts.Spec.Template.Annotations[AnnotationRestartedAt]); err != nil || time.Since(at) > time.Minute || !rr.Rolling || rr.WorkflowID == "" {
+	if at, err := time.Parse(time.RFC3339, sts.Spec.Template.Annotations[naming.AnnotationRestartedAt]); err != nil || time.Since(at) > time.Minute || !rr.Rolling || rr.WorkflowID == "" {
 		t.Errorf("rolling restart: %+v, template annotations %v", rr, sts.Spec.Template.Annotations)
 	}
 	// Restarting an instance that does not exist, or one whose manager does

@@ -26,12 +26,6 @@ import (
 	"pgo.dev/pgo/internal/specs"
 )
 
-// AnnotationRestartedAt in the pod template of an instance's StatefulSet
-// asks for a rolling restart: changing it changes the template, and the
-// controller rolls pods whose template is outdated (replicas first, then a
-// switchover, then the old primary), as for any other change.
-const AnnotationRestartedAt = "pgo.dev/restarted-at"
-
 // primaryOf is the instance holding the leader lock, else the one the
 // status names.
 func (s *Server) primaryOf(ctx context.Context, c *pgov1.PGCluster) (string, error) {
@@ -330,7 +324,7 @@ func (s *Server) rollingRestart(ctx context.Context, c *pgov1.PGCluster) (any, e
 		if sts.Spec.Template.Annotations == nil {
 			sts.Spec.Template.Annotations = map[string]string{}
 		}
-		sts.Spec.Template.Annotations[AnnotationRestartedAt] = at
+		sts.Spec.Template.Annotations[naming.AnnotationRestartedAt] = at
 		if err := s.Client.Patch(ctx, sts, patch, fieldOwner); err != nil {
 			return nil, fmt.Errorf("asking for a rolling restart of %s: %w", sts.Name, err)
 		}

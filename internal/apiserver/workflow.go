@@ -2,8 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -72,18 +70,6 @@ type workflowParams struct {
 	// Primary is the primary before a failover, Target the one asked for.
 	Primary string `json:"primary,omitempty"`
 	Target  string `json:"target,omitempty"`
-}
-
-// newWorkflowID is a random (version 4) UUID.
-func newWorkflowID() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // newWorkflow is the record of an operation that starts now.
@@ -202,7 +188,7 @@ func readyMessage(c *pgov1.PGCluster) string {
 // startWorkflow records a new workflow of an operation on a cluster and
 // notes its id in the cluster's status.
 func (s *Server) startWorkflow(ctx context.Context, c *pgov1.PGCluster, op string, p workflowParams) (string, error) {
-	id := newWorkflowID()
+	id := pgoapi.NewWorkflowID()
 	w := newWorkflow(id, c.Namespace, c.Name, op, s.Now())
 	wb, err := json.Marshal(w)
 	if err != nil {

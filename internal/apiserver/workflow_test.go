@@ -8,7 +8,6 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
-	"pgo.dev/pgo/internal/rules"
 )
 
 func TestWorkflowAdvances(t *testing.T) {
@@ -109,12 +108,5 @@ func TestWorkflowDoesNotChangeWhenDone(t *testing.T) {
 	}
 	if w.Phase != pgoapi.WorkflowSucceeded || advance(&w, workflowParams{}, observation{}, t0.Add(time.Hour)) {
 		t.Errorf("a finished workflow changed: %+v", w)
-	}
-}
-
-func TestWorkflowIDs(t *testing.T) {
-	a, b := newWorkflowID(), newWorkflowID()
-	if a == b || rules.WorkflowID(a) != "" || rules.WorkflowID(b) != "" {
-		t.Errorf("ids %q %q", a, b)
 	}
 }

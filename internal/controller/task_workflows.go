@@ -271,7 +271,7 @@ func askForFailover(ctx context.Context, tc *taskContext) (string, error) {
 func requestFailover(ctx context.Context, tc *taskContext) (stepResult, error) {
 	c, t := tc.cluster, tc.task
 	if c.Spec.Shutdown {
-		return stepResult{}, permanent(fmt.Errorf("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name))
+		return stepResult{}, fmt.Errorf("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name)
 	}
 	candidate := candidateOf(t)
 	if candidate != "" && candidate == c.Status.Primary && primaryReady(c) {
@@ -365,25 +365,27 @@ func instanceStatefulSets(ctx context.Context, tc *taskContext) (map[string]*app
 
 // requestRestart changes the pod template of the instances to restart; the
 // cluster reconciler rolls them as any change: replicas first, then a
-// switchover, then the old primary.
+// switchover, then the old primary. What it refuses is read from the cache,
+// which may lag (a cluster just started up, an instance just added): it is
+// tried again.
 func requestRestart(ctx context.Context, tc *taskContext) (stepResult, error) {
 	c := tc.cluster
 	if c.Spec.Shutdown {
-		return stepResult{}, permanent(fmt.Errorf("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name))
+		return stepResult{}, fmt.Errorf("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name)
 	}
 	stss, err := instanceStatefulSets(ctx, tc)
 	if err != nil {
 		return stepResult{}, err
 	}
 	if len(stss) == 0 {
-		return stepResult{}, permanent(fmt.Errorf("cluster %s has no instances yet; restart it when it runs", c.Name))
+		return stepResult{}, fmt.Errorf("cluster %s has no instances yet; restart it when it runs", c.Name)
 	}
 	targets := restartTargets(tc.task, slices.Sorted(maps.Keys(stss)))
 	stamp := restartStamp(tc)
 	for _, inst := range targets {
 		sts := stss[inst]
 		if sts == nil {
-			return stepResult{}, permanent(fmt.Errorf("%s is not an instance of cluster %s", inst, c.Name))
+			return stepResult{}, fmt.Errorf("%s is not an instance of cluster %s", inst, c.Name)
 		}
 		if sts.Spec.Template.Annotations[naming.AnnotationRestartedAt] == stamp {
 			continue

@@ -143,14 +143,6 @@ const (
 	LabelWorkflow = "pgo.dev/workflow"
 )
 
-// WorkflowConfigMap is the ConfigMap that records workflow id, in the
-// namespace of the cluster it works on. Its key WorkflowKey holds a Workflow
-// in JSON.
-func WorkflowConfigMap(id string) string { return "pgo-workflow-" + id }
-
-// WorkflowKey is the key of a workflow ConfigMap.
-const WorkflowKey = "workflow.json"
-
 // NewWorkflowID is a random (version 4) UUID: the apiserver gives one to
 // each task it creates, so that its answer carries the id at once, and the
 // controller to a task created without one.

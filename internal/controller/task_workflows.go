@@ -247,25 +247,33 @@ func (tc *taskContext) clusterOps() *ClusterReconciler {
 
 // askForFailover writes the request the instance managers read from the
 // cluster's failover ConfigMap: a switchover names the current leader, a
-// failover only the candidate. It returns the leader it saw.
-func askForFailover(ctx context.Context, tc *taskContext) (string, error) {
+// failover only the candidate. It returns the leader it saw, and whether it
+// asked: not when the lock has moved as asked already (before the status
+// says so), as a request would only be refused. The same request is not
+// written twice.
+func askForFailover(ctx context.Context, tc *taskContext) (string, bool, error) {
 	c, t := tc.cluster, tc.task
 	lease, err := tc.clusterOps().lease(ctx, c)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	holder := leader(lease, tc.now)
+	candidate := candidateOf(t)
+	moved := candidate == "" && t.Status.FormerPrimary != "" && holder != t.Status.FormerPrimary
+	if holder != "" && (holder == candidate || moved) {
+		return holder, false, nil
+	}
 	from := ""
 	if t.Spec.Type == pgov1.TaskSwitchover {
 		if holder == "" {
-			return "", errors.New("no instance holds the leader lock, so there is no primary to switch over from (a failover task promotes a replica without one)")
+			return "", false, errors.New("no instance holds the leader lock, so there is no primary to switch over from (a failover task promotes a replica without one)")
 		}
 		from = holder
 	}
-	if err := tc.clusterOps().requestSwitchover(ctx, c, from, candidateOf(t)); err != nil {
-		return "", err
+	if err := tc.clusterOps().requestSwitchover(ctx, c, from, candidate); err != nil {
+		return "", false, err
 	}
-	return holder, nil
+	return holder, true, nil
 }
 
 func requestFailover(ctx context.Context, tc *taskContext) (stepResult, error) {
@@ -274,14 +282,14 @@ func requestFailover(ctx context.Context, tc *taskContext) (stepResult, error) {
 		return stepResult{}, fmt.Errorf("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name)
 	}
 	candidate := candidateOf(t)
-	if candidate != "" && candidate == c.Status.Primary && primaryReady(c) {
-		// Already so: asked twice, or the request went through before
-		// a restart of the operator.
-		return done("%s is the primary already", candidate), nil
-	}
-	holder, err := askForFailover(ctx, tc)
+	holder, asked, err := askForFailover(ctx, tc)
 	if err != nil {
 		return stepResult{}, err
+	}
+	if !asked {
+		// Already so: asked twice, or the request went through before
+		// a restart of the operator.
+		return done("%s leads already", holder), nil
 	}
 	if t.Status.FormerPrimary == "" {
 		t.Status.FormerPrimary = holder
@@ -304,7 +312,7 @@ func awaitNewPrimary(ctx context.Context, tc *taskContext) (stepResult, error) {
 		return done("%s is the primary", c.Status.Primary), nil
 	}
 	if tc.retry {
-		if _, err := askForFailover(ctx, tc); err != nil {
+		if _, _, err := askForFailover(ctx, tc); err != nil {
 			return stepResult{}, err
 		}
 		return notYet(2*time.Second, "asked again: %s", waiting), nil

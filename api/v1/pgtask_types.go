@@ -29,7 +29,7 @@ type PGTask struct {
 }
 
 // TaskType is the operation a PGTask runs.
-// +kubebuilder:validation:Enum=backup;restore;clone;switchover;failover;restart;upgrade;applyPolicy;deleteData
+// +kubebuilder:validation:Enum=backup;restore;clone;switchover;failover;restart;upgrade;applyPolicy;deleteData;createCluster;scale;scaledown;updateCluster
 type TaskType string
 
 // Task types.
@@ -43,11 +43,45 @@ const (
 	TaskUpgrade     TaskType = "upgrade"
 	TaskApplyPolicy TaskType = "applyPolicy"
 	TaskDeleteData  TaskType = "deleteData"
+
+	// The spec changes the cluster reconciler carries out on its own. Their
+	// tasks only follow the cluster's status, so that every long operation
+	// has a workflow in the one place `pgo show workflow` reads. They are
+	// named for the pgo commands that make them (`pgo create cluster`, `pgo
+	// scale`, `pgo scaledown`, `pgo update cluster`), in the lower camel
+	// case of the other types; createCluster and updateCluster keep their
+	// noun so that they do not read as operations on tasks.
+	TaskCreateCluster TaskType = "createCluster"
+	TaskScale         TaskType = "scale"
+	TaskScaledown     TaskType = "scaledown"
+	TaskUpdateCluster TaskType = "updateCluster"
 )
+
+// Operation is how `pgo show workflow` names the operation of a task of
+// this type: as pgo names the command that starts it (a switchover is
+// `pgo failover` without --force).
+func (t TaskType) Operation() string {
+	switch t {
+	case TaskCreateCluster:
+		return "create cluster"
+	case TaskUpdateCluster:
+		return "update cluster"
+	case TaskSwitchover:
+		return "failover"
+	case TaskRestart:
+		return "rolling restart"
+	}
+	return string(t)
+}
 
 // PGTaskSpec is the operation to run. Only the parameters of its type may be
 // given.
 //
+// The rule below accepts only the types whose workflow the controller runs
+// (internal/controller/task_workflows.go): a type becomes available with one
+// entry in that table and its name in this list.
+//
+// +kubebuilder:validation:XValidation:rule="self.type in ['createCluster', 'scale', 'scaledown', 'updateCluster', 'switchover', 'failover', 'restart']",messageExpression="'tasks of type ' + self.type + ' are not available yet'",fieldPath=".type"
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a task cannot change once created; create a new PGTask"
 // +kubebuilder:validation:XValidation:rule="!has(self.backup) || self.type == 'backup'",message="backup is only for tasks of type backup",fieldPath=".backup"
 // +kubebuilder:validation:XValidation:rule="!has(self.restore) || self.type == 'restore'",message="restore is only for tasks of type restore",fieldPath=".restore"
@@ -61,9 +95,16 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type != 'clone' || has(self.clone)",message="a clone task needs clone.targetClusterName",fieldPath=".clone"
 // +kubebuilder:validation:XValidation:rule="self.type != 'failover' || (has(self.failover) && has(self.failover.candidate))",message="a failover task needs failover.candidate: the replica to promote",fieldPath=".failover"
 // +kubebuilder:validation:XValidation:rule="!has(self.failover) || !has(self.failover.scheduledAt)",message="a failover happens at once; only a switchover can be scheduled",fieldPath=".failover.scheduledAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.switchover) || !has(self.switchover.scheduledAt)",message="scheduled switchovers are not available yet; create the task when the switchover is due",fieldPath=".switchover.scheduledAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.clone) || self.clone.targetClusterName != self.clusterName",message="clone.targetClusterName must name a new cluster, not the one cloned",fieldPath=".clone.targetClusterName"
 // +kubebuilder:validation:XValidation:rule="self.type != 'upgrade' || has(self.upgrade)",message="an upgrade task needs upgrade.postgresVersion",fieldPath=".upgrade"
 // +kubebuilder:validation:XValidation:rule="self.type != 'applyPolicy' || has(self.applyPolicy)",message="an applyPolicy task needs applyPolicy.policyName",fieldPath=".applyPolicy"
+// +kubebuilder:validation:XValidation:rule="!has(self.scale) || self.type == 'scale'",message="scale is only for tasks of type scale",fieldPath=".scale"
+// +kubebuilder:validation:XValidation:rule="!has(self.scaledown) || self.type == 'scaledown'",message="scaledown is only for tasks of type scaledown",fieldPath=".scaledown"
+// +kubebuilder:validation:XValidation:rule="!has(self.updateCluster) || self.type == 'updateCluster'",message="updateCluster is only for tasks of type updateCluster",fieldPath=".updateCluster"
+// +kubebuilder:validation:XValidation:rule="self.type != 'scale' || has(self.scale)",message="a scale task needs scale.replicas",fieldPath=".scale"
+// +kubebuilder:validation:XValidation:rule="self.type != 'scaledown' || has(self.scaledown)",message="a scaledown task needs scaledown.replica",fieldPath=".scaledown"
+// +kubebuilder:validation:XValidation:rule="self.type != 'updateCluster' || has(self.updateCluster)",message="an updateCluster task needs updateCluster.generation",fieldPath=".updateCluster"
 type PGTaskSpec struct {
 	// ClusterName is the PGCluster the task works on.
 	// +required
@@ -109,6 +150,18 @@ type PGTaskSpec struct {
 	// DeleteData parameters: remove a deleted cluster's volumes and backups.
 	// +optional
 	DeleteData *PGDeleteDataParameters `json:"deleteData,omitempty"`
+
+	// Scale parameters: what a scale waits for.
+	// +optional
+	Scale *PGScaleParameters `json:"scale,omitempty"`
+
+	// Scaledown parameters: the replica a scaledown waits to see removed.
+	// +optional
+	Scaledown *PGScaledownParameters `json:"scaledown,omitempty"`
+
+	// UpdateCluster parameters: the spec an update waits to see rolled out.
+	// +optional
+	UpdateCluster *PGUpdateClusterParameters `json:"updateCluster,omitempty"`
 }
 
 // PGBackupParameters is a pgBackRest backup.
@@ -225,6 +278,32 @@ type PGDeleteDataParameters struct {
 	KeepBackups bool `json:"keepBackups,omitempty"`
 }
 
+// PGScaleParameters follow a cluster scaled up to Replicas.
+type PGScaleParameters struct {
+	// Replicas is the replica count the cluster was scaled to.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=32
+	Replicas int32 `json:"replicas"`
+}
+
+// PGScaledownParameters follow the removal of one replica.
+type PGScaledownParameters struct {
+	// Replica is the instance removed.
+	// +required
+	Replica InstanceName `json:"replica"`
+}
+
+// PGUpdateClusterParameters follow a change of a cluster's spec.
+type PGUpdateClusterParameters struct {
+	// Generation is the cluster's metadata.generation that holds the
+	// change; the update is rolled out when the cluster has observed it
+	// and is ready.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Generation int64 `json:"generation"`
+}
+
 // TaskPhase is where a task or one of its steps is.
 // +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
 type TaskPhase string
@@ -268,7 +347,14 @@ type PGTaskStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// Conditions of the task.
+	// FormerPrimary is the instance a switchover or failover moves the
+	// primary role away from, as it was when the request was made; a
+	// switchover that names no candidate is done when another instance
+	// leads.
+	// +optional
+	FormerPrimary string `json:"formerPrimary,omitempty"`
+
+	// Conditions of the task: Succeeded or Failed, once it ends.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -293,10 +379,26 @@ type PGTaskStep struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
-	// Message about the step.
+	// Message about the step: what it waits for, what it did, or its last
+	// error.
 	// +optional
 	Message string `json:"message,omitempty"`
+
+	// Attempts counts the step's failed attempts; the task fails when they
+	// exceed the retries of the step.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// RetryTime is when the step is tried again after a failed attempt.
+	// +optional
+	RetryTime *metav1.Time `json:"retryTime,omitempty"`
 }
+
+// Condition types of a PGTask: one of them is set, true, when the task ends.
+const (
+	TaskConditionSucceeded = "Succeeded"
+	TaskConditionFailed    = "Failed"
+)
 
 // +kubebuilder:object:root=true
 

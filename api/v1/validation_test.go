@@ -91,6 +91,11 @@ func assertRefused(t *testing.T, err error, field, message string) {
 		if strings.Contains(cause.Message, "some validation rules were not checked") {
 			continue // a note that CEL rules were skipped, not a cause
 		}
+		if strings.Contains(cause.Message, unavailableTask) && !strings.Contains(message, unavailableTask) {
+			// The rules of task types that have no workflow yet are
+			// tested too; that such a type is refused is its own case.
+			continue
+		}
 		if strings.TrimPrefix(cause.Field, ".") != field {
 			t.Errorf("refused (also) at field %q, want only %q: %v", cause.Field, field, err)
 		}
@@ -103,6 +108,10 @@ func assertRefused(t *testing.T, err error, field, message string) {
 		t.Errorf("the error does not name the field %s: %v", field, err)
 	}
 }
+
+// unavailableTask ends the message that refuses a task type the controller
+// has no workflow for yet.
+const unavailableTask = "are not available yet"
 
 func TestSchema(t *testing.T) {
 	env := testenv.Start(t)
@@ -130,7 +139,14 @@ func TestSchema(t *testing.T) {
 			}
 			obj := loadSample(t, filepath.Base(path))
 			kinds[obj.GetKind()] = true
-			if err := create(obj); err != nil {
+			err := create(obj)
+			typ, _, _ := unstructured.NestedString(obj.Object, "spec", "type")
+			switch {
+			case obj.GetKind() == "PGTask" && err != nil && strings.Contains(err.Error(), "tasks of type "+typ+" "+unavailableTask):
+				// A sample of a type that has no workflow yet is
+				// refused, and says so.
+				assertRefused(t, err, "spec.type", "tasks of type "+typ+" "+unavailableTask)
+			case err != nil:
 				t.Errorf("%s: %v", filepath.Base(path), err)
 			}
 		}
@@ -166,7 +182,10 @@ func TestSchema(t *testing.T) {
 		if err := unstructured.SetNestedMap(task.Object, map[string]any{}, "spec", "backup"); err != nil {
 			t.Fatal(err)
 		}
-		if err := create(task); err != nil {
+		if err := create(task); err != nil && strings.Contains(err.Error(), unavailableTask) {
+			t.Log("backup tasks are refused until their workflow is registered; their defaults are checked from then on")
+			return
+		} else if err != nil {
 			t.Fatal(err)
 		}
 		var backup pgov1.PGTask
@@ -384,6 +403,24 @@ func TestSchema(t *testing.T) {
 		{"upgrade needs a version", "pgtask_upgrade.yaml",
 			`spec: {upgrade: null}`,
 			"spec.upgrade", "an upgrade task needs upgrade.postgresVersion"},
+		{"switchover is not scheduled yet", "pgtask_switchover.yaml",
+			`spec: {switchover: {scheduledAt: "2026-12-01T03:00:00Z"}}`,
+			"spec.switchover.scheduledAt", "scheduled switchovers are not available yet"},
+		{"a type with no workflow", "pgtask_upgrade.yaml",
+			`spec: {}`,
+			"spec.type", "tasks of type upgrade are not available yet"},
+		{"scale needs replicas", "pgtask_switchover.yaml",
+			`spec: {type: scale}`,
+			"spec.scale", "a scale task needs scale.replicas"},
+		{"scale parameters match the type", "pgtask_switchover.yaml",
+			`spec: {scale: {replicas: 2}}`,
+			"spec.scale", "scale is only for tasks of type scale"},
+		{"scaledown needs the replica", "pgtask_switchover.yaml",
+			`spec: {type: scaledown}`,
+			"spec.scaledown", "a scaledown task needs scaledown.replica"},
+		{"updateCluster needs the generation", "pgtask_switchover.yaml",
+			`spec: {type: updateCluster}`,
+			"spec.updateCluster", "an updateCluster task needs updateCluster.generation"},
 		{"task name length", "pgtask_switchover.yaml",
 			`metadata: {name: a-task-name-that-is-far-too-long-to-be-the-name-of-a-kubernetes-job}`,
 			"<nil>", "metadata.name must be at most 63 characters"},
@@ -425,6 +462,11 @@ func TestSchema(t *testing.T) {
 		{"role names with '_' and '-'", "pgcluster_minimal.yaml", `spec: {users: [{name: app_admin}, {name: app-reader}]}`},
 		{"pg_hba rules", "pgcluster_minimal.yaml", `spec: {config: {pgHBA: ["local all all peer", "hostssl all all 10.0.0.0 255.0.0.0 scram-sha-256", "host all all samehost scram-sha-256"]}}`},
 		{"every pgBackRest repo", "pgcluster_s3.yaml", `spec: {backups: {repos: [{name: repo4, volume: {size: 1Gi}}]}}`},
+		{"a createCluster task", "pgtask_switchover.yaml", `spec: {type: createCluster}`},
+		{"a scale task", "pgtask_switchover.yaml", `spec: {type: scale, scale: {replicas: 2}}`},
+		{"a scaledown task", "pgtask_switchover.yaml", `spec: {type: scaledown, scaledown: {replica: hacluster-wxyz}}`},
+		{"an updateCluster task", "pgtask_switchover.yaml", `spec: {type: updateCluster, updateCluster: {generation: 3}}`},
+		{"a restart of some instances", "pgtask_switchover.yaml", `spec: {type: restart, restart: {instances: [hacluster-wxyz]}}`},
 	}
 	for _, tc := range acceptedOnCreate {
 		t.Run("create accepted: "+tc.rule, func(t *testing.T) {
@@ -478,8 +520,8 @@ func TestSchema(t *testing.T) {
 		{"repository encryption is fixed", "pgcluster_hacluster.yaml",
 			`{"spec": {"backups": {"repos": [{"name": "repo1", "volume": {"size": "10Gi"}, "encrypted": true}]}}}`,
 			"spec.backups.repos[0].encrypted", "encrypted cannot change"},
-		{"task is fixed", "pgtask_backup.yaml",
-			`{"spec": {"backup": {"type": "incr"}}}`,
+		{"task is fixed", "pgtask_switchover.yaml",
+			`{"spec": {"switchover": {"candidate": "hacluster-wxyz"}}}`,
 			"spec", "a task cannot change once created"},
 	}
 	for _, tc := range refusedOnUpdate {

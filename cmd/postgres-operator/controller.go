@@ -31,7 +31,7 @@ func newControllerCommand() *cobra.Command {
 		archiveThreshold                  time.Duration
 		namespaces                        []string
 		qps                               float32
-		burst                             int
+		burst, keepTasks                  int
 		specOptions                       = specs.DefaultOptions()
 		zapOptions                        = zap.Options{}
 	)
@@ -95,6 +95,10 @@ func newControllerCommand() *cobra.Command {
 			if err := reconciler.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("setting up the PGCluster controller: %w", err)
 			}
+			tasks := &controller.TaskReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("pgo"), KeepCompleted: keepTasks}
+			if err := tasks.SetupWithManager(mgr); err != nil {
+				return fmt.Errorf("setting up the PGTask controller: %w", err)
+			}
 			if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 				return fmt.Errorf("adding the health check: %w", err)
 			}
@@ -115,6 +119,7 @@ func newControllerCommand() *cobra.Command {
 	flags.StringSliceVar(&namespaces, "namespaces", pgoconfig.List(os.Getenv(pgoapi.EnvNamespaces)), "namespaces to serve, comma-separated; when empty, those labelled "+pgoapi.LabelNamespace+"=true ($"+pgoapi.EnvNamespaces+")")
 	flags.Float32Var(&qps, "kube-api-qps", controller.DefaultQPS, "requests per second to the Kubernetes API, on average")
 	flags.IntVar(&burst, "kube-api-burst", controller.DefaultBurst, "requests to the Kubernetes API in a burst")
+	flags.IntVar(&keepTasks, "keep-completed-tasks", controller.DefaultKeepCompletedTasks, "how many ended PGTasks of one cluster and type to keep; older ones are deleted")
 	flags.StringVar(&specOptions.OperatorImage, "operator-image", specOptions.OperatorImage, "image with this binary, which database pods run as their instance manager")
 	envDefault := func(env, def string) string {
 		if v := os.Getenv(env); v != "" {

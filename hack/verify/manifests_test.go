@@ -75,6 +75,9 @@ func TestInstallManifests(t *testing.T) {
 		{operator, "app", "pgo.dev", "pgclusters", "", "watch", true},
 		{operator, "app", "pgo.dev", "pgclusters", "status", "update", true},
 		{operator, "app", "pgo.dev", "pgtasks", "", "create", true},
+		// It runs tasks, and deletes old ones.
+		{operator, "app", "pgo.dev", "pgtasks", "status", "patch", true},
+		{operator, "app", "pgo.dev", "pgtasks", "", "delete", true},
 		{operator, "app", "pgo.dev", "pgschedules", "", "list", true},
 		{operator, "app", "", "events", "", "create", true},
 		{operator, "app", "apps", "statefulsets", "", "patch", true},
@@ -98,7 +101,8 @@ func TestInstallManifests(t *testing.T) {
 		{apiserver, "pgo", "", "secrets", "", "get", true},
 		{apiserver, "app", "pgo.dev", "pgclusters", "", "create", true},
 		{apiserver, "", "", "namespaces", "", "create", true},
-		{apiserver, "app", "apps", "statefulsets", "", "patch", true},
+		// Long operations are tasks it creates, which the controller runs.
+		{apiserver, "app", "pgo.dev", "pgtasks", "", "create", true},
 		// None of the controller's rights over what runs in a namespace.
 		{apiserver, "app", "", "serviceaccounts", "", "create", false},
 		{apiserver, "app", "rbac.authorization.k8s.io", "roles", "", "create", false},
@@ -106,7 +110,9 @@ func TestInstallManifests(t *testing.T) {
 		{apiserver, "app", "apps", "statefulsets", "", "create", false},
 		{apiserver, "app", "", "pods", "", "delete", false},
 		{apiserver, "app", "", "pods", "exec", "create", false},
-		{apiserver, "app", "pgo.dev", "pgtasks", "", "create", false},
+		{apiserver, "app", "apps", "statefulsets", "", "patch", false},
+		{apiserver, "app", "", "configmaps", "", "create", false},
+		{apiserver, "app", "pgo.dev", "pgtasks", "status", "patch", false},
 		{apiserver, "app", "", "secrets", "", "watch", false},
 		{apiserver, "pgo", "coordination.k8s.io", "leases", "", "update", false},
 	}

@@ -369,7 +369,7 @@ func (s *Server) createCluster(ctx context.Context, r *request) (any, error) {
 		}
 		return nil, err
 	}
-	id, err := s.startWorkflow(ctx, c, opCreate, workflowParams{})
+	id, err := s.startTask(ctx, c, pgov1.PGTaskSpec{Type: pgov1.TaskCreateCluster})
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +465,8 @@ func (s *Server) updateCluster(ctx context.Context, r *request) (any, error) {
 	}
 	resp := pgoapi.UpdateClusterResponse{Name: name, Changed: changed}
 	if len(changed) > 0 {
-		if resp.WorkflowID, err = s.startWorkflow(ctx, c, opUpdate, workflowParams{Generation: c.Generation}); err != nil {
+		if resp.WorkflowID, err = s.startTask(ctx, c, pgov1.PGTaskSpec{Type: pgov1.TaskUpdateCluster,
+			UpdateCluster: &pgov1.PGUpdateClusterParameters{Generation: c.Generation}}); err != nil {
 			return nil, err
 		}
 	}
@@ -592,7 +593,7 @@ func (s *Server) scaleCluster(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.startWorkflow(ctx, c, opScale, workflowParams{Replicas: c.Spec.Replicas})
+	id, err := s.startTask(ctx, c, pgov1.PGTaskSpec{Type: pgov1.TaskScale, Scale: &pgov1.PGScaleParameters{Replicas: c.Spec.Replicas}})
 	if err != nil {
 		return nil, err
 	}
@@ -667,7 +668,7 @@ func (s *Server) scaledown(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.startWorkflow(ctx, c, opScaledown, workflowParams{Replica: target})
+	id, err := s.startTask(ctx, c, pgov1.PGTaskSpec{Type: pgov1.TaskScaledown, Scaledown: &pgov1.PGScaledownParameters{Replica: pgov1.InstanceName(target)}})
 	if err != nil {
 		return nil, err
 	}

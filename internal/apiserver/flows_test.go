@@ -26,6 +26,7 @@ import (
 // and checks the objects they leave.
 func TestAPI(t *testing.T) {
 	h := newHarness(t, "ns1", "empty")
+	h.runTasks()
 	t.Run("create cluster", func(t *testing.T) { h.t = t; testCreateCluster(t, h) })
 	t.Run("bad input creates nothing", func(t *testing.T) { h.t = t; testBadInput(t, h) })
 	t.Run("show cluster", func(t *testing.T) { h.t = t; testShowCluster(t, h) })
@@ -79,20 +80,48 @@ func testCreateCluster(t *testing.T, h *harness) {
 		t.Errorf("user Secret %+v", sec)
 	}
 
-	// The workflow follows the cluster's status.
-	var w pgoapi.Workflow
-	h.mustAdmin("GET", pgoapi.WorkflowPath("ns1", resp.WorkflowID), nil, http.StatusOK, &w)
-	if w.Operation != opCreate || w.Phase != pgoapi.WorkflowRunning || w.Cluster != "hippo" || len(w.Steps) != 3 || w.Steps[0].Phase != pgoapi.WorkflowSucceeded {
+	// The workflow is a task of the cluster, which follows its status.
+	task := h.taskOf("ns1", resp.WorkflowID)
+	if task.Spec.Type != pgov1.TaskCreateCluster || task.Spec.ClusterName != "hippo" || len(task.OwnerReferences) != 1 ||
+		task.OwnerReferences[0].UID != c.UID || task.Labels[naming.LabelCluster] != "hippo" {
+		t.Errorf("task %+v", task)
+	}
+	steps := func(w pgoapi.Workflow) string {
+		var out []string
+		for _, s := range w.Steps {
+			out = append(out, s.Name+"="+s.Phase)
+		}
+		return strings.Join(out, ", ")
+	}
+	w := h.workflow("ns1", resp.WorkflowID, 30*time.Second, func(w pgoapi.Workflow) error {
+		if w.Phase != pgoapi.WorkflowRunning || steps(w) != "cluster requested=Succeeded, primary ready=Running, cluster ready=Pending" {
+			return fmt.Errorf("phase %s, steps %s", w.Phase, steps(w))
+		}
+		return nil
+	})
+	if w.Operation != "create cluster" || w.Cluster != "hippo" || w.Namespace != "ns1" || w.ID != resp.WorkflowID ||
+		!w.StartTime.Equal(task.CreationTimestamp.Time) || w.CompletionTime != nil || w.Steps[1].Message != "waiting for the primary to be ready" {
 		t.Errorf("workflow %+v", w)
 	}
+	c = getCluster(t, h, "ns1", "hippo")
 	c.Status = pgov1.PGClusterStatus{Phase: pgov1.PhaseReady, Primary: "hippo-aaaa", ReadyInstances: 2, Replicas: 1, WorkflowID: resp.WorkflowID,
 		Instances: []pgov1.PGInstanceStatus{{Name: "hippo-aaaa", Role: pgov1.RolePrimary, Ready: true}, {Name: "hippo-bbbb", Role: pgov1.RoleReplica, Ready: true}}}
 	if err := h.c.Status().Update(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	h.mustAdmin("GET", pgoapi.WorkflowPath("ns1", resp.WorkflowID), nil, http.StatusOK, &w)
-	if w.Phase != pgoapi.WorkflowSucceeded || w.CompletionTime == nil || w.Steps[2].Phase != pgoapi.WorkflowSucceeded {
+	w = h.workflow("ns1", resp.WorkflowID, 30*time.Second, func(w pgoapi.Workflow) error {
+		if w.Phase != pgoapi.WorkflowSucceeded {
+			return fmt.Errorf("phase %s", w.Phase)
+		}
+		return nil
+	})
+	if w.CompletionTime == nil || steps(w) != "cluster requested=Succeeded, primary ready=Succeeded, cluster ready=Succeeded" {
 		t.Errorf("workflow after the cluster is ready: %+v", w)
+	}
+	for i, s := range w.Steps {
+		if s.StartTime == nil || s.CompletionTime == nil || (i > 0 && !s.StartTime.Equal(*w.Steps[i-1].CompletionTime)) {
+			t.Errorf("step %s: started %v, completed %v", s.Name, s.StartTime, s.CompletionTime)
+		}
 	}
 	if a := h.admin("GET", pgoapi.WorkflowPath("ns1", "0b6c6f35-8d9b-4b1e-9a55-6f5f3c2f9d10"), nil); a.code != http.StatusNotFound {
 		t.Errorf("unknown workflow: %d %s", a.code, a.body)
@@ -133,7 +162,8 @@ func objectCounts(t *testing.T, h *harness, ns string) string {
 	var clusters pgov1.PGClusterList
 	var secrets corev1.SecretList
 	var cms corev1.ConfigMapList
-	for _, l := range []client.ObjectList{&clusters, &secrets, &cms} {
+	var tasks pgov1.PGTaskList
+	for _, l := range []client.ObjectList{&clusters, &secrets, &cms, &tasks} {
 		if err := h.c.List(ctx, l, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +174,7 @@ func objectCounts(t *testing.T, h *harness, ns string) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%d clusters, %d secrets, %d configmaps", len(clusters.Items), len(secrets.Items), n)
+	return fmt.Sprintf("%d clusters, %d secrets, %d configmaps, %d tasks", len(clusters.Items), len(secrets.Items), n, len(tasks.Items))
 }
 
 func testBadInput(t *testing.T, h *harness) {
@@ -303,6 +333,15 @@ func testClusterChanges(t *testing.T, h *harness) {
 	if scaled.Replicas != 3 || getCluster(t, h, "ns1", "hippo").Spec.Replicas != 3 || scaled.WorkflowID == "" {
 		t.Errorf("scale: %+v", scaled)
 	}
+	if task := h.taskOf("ns1", scaled.WorkflowID); task.Spec.Type != pgov1.TaskScale || task.Spec.Scale == nil || task.Spec.Scale.Replicas != 3 {
+		t.Errorf("scale task %+v", task.Spec)
+	}
+	h.workflow("ns1", scaled.WorkflowID, 30*time.Second, func(w pgoapi.Workflow) error {
+		if w.Operation != "scale" || len(w.Steps) != 3 || w.Steps[0].Name != "replicas requested" || !strings.HasPrefix(w.Steps[1].Message, "waiting for 3 replicas") {
+			return fmt.Errorf("not yet waiting for the replicas")
+		}
+		return nil
+	})
 
 	// Scaledown marks the replica and lowers the count; the controller
 	// removes the marked one.
@@ -332,6 +371,9 @@ func testClusterChanges(t *testing.T, h *harness) {
 	if a := h.admin("DELETE", pgoapi.ClusterReplicaPath("ns1", "hippo", "hippo-bbbb"), nil); a.code != http.StatusConflict {
 		t.Errorf("scaling down twice: %d %s", a.code, a.body)
 	}
+	if task := h.taskOf("ns1", down.WorkflowID); task.Spec.Type != pgov1.TaskScaledown || task.Spec.Scaledown == nil || task.Spec.Scaledown.Replica != "hippo-bbbb" {
+		t.Errorf("scaledown task %+v", task.Spec)
+	}
 
 	// Update.
 	var up pgoapi.UpdateClusterResponse
@@ -340,6 +382,9 @@ func testClusterChanges(t *testing.T, h *harness) {
 	if strings.Join(up.Changed, ",") != "cpu,memory,autofail" || up.WorkflowID == "" || c.Spec.Resources.Requests.Cpu().String() != "1" ||
 		c.Spec.Resources.Requests.Memory().String() != "512Mi" || *c.Spec.HA.Enabled {
 		t.Errorf("update: %+v, spec %+v", up, c.Spec)
+	}
+	if task := h.taskOf("ns1", up.WorkflowID); task.Spec.Type != pgov1.TaskUpdateCluster || task.Spec.UpdateCluster == nil || task.Spec.UpdateCluster.Generation != c.Generation {
+		t.Errorf("update task %+v", task.Spec)
 	}
 	up = pgoapi.UpdateClusterResponse{}
 	h.mustAdmin("PATCH", pgoapi.ClusterPath("ns1", "hippo"), pgoapi.UpdateClusterRequest{Memory: ptr("512Mi")}, http.StatusOK, &up)
@@ -361,12 +406,21 @@ func testClusterChanges(t *testing.T, h *harness) {
 		t.Errorf("rolling with targets: %d %s", a.code, a.body)
 	}
 	h.mustAdmin("POST", pgoapi.ClusterRestartPath("ns1", "hippo"), pgoapi.RestartRequest{Rolling: true}, http.StatusOK, &rr)
+	if task := h.taskOf("ns1", rr.WorkflowID); task.Spec.Type != pgov1.TaskRestart || task.Spec.Restart != nil || !rr.Rolling {
+		t.Errorf("rolling restart: %+v, task %+v", rr, task.Spec)
+	}
+	h.workflow("ns1", rr.WorkflowID, 30*time.Second, func(w pgoapi.Workflow) error {
+		if w.Operation != "rolling restart" || len(w.Steps) != 2 || w.Steps[0].Name != "rolling restart requested" || w.Steps[0].Phase != pgoapi.WorkflowSucceeded {
+			return fmt.Errorf("the restart not asked for yet")
+		}
+		return nil
+	})
 	sts := &appsv1.StatefulSet{}
 	if err := h.c.Get(ctx, objectKey("ns1", "hippo-aaaa"), sts); err != nil {
 		t.Fatal(err)
 	}
-	if at, err := time.Parse(time.RFC3339, sts.Spec.Template.Annotations[AnnotationRestartedAt]); err != nil || time.Since(at) > time.Minute || !rr.Rolling || rr.WorkflowID == "" {
-		t.Errorf("rolling restart: %+v, template annotations %v", rr, sts.Spec.Template.Annotations)
+	if at, err := time.Parse(time.RFC3339, sts.Spec.Template.Annotations[naming.AnnotationRestartedAt]); err != nil || time.Since(at) > time.Minute {
+		t.Errorf("rolling restart: template annotations %v", sts.Spec.Template.Annotations)
 	}
 	// Restarting an instance that does not exist, or one whose manager does
 	// not answer.
@@ -388,6 +442,24 @@ func testClusterChanges(t *testing.T, h *harness) {
 	} {
 		if a := h.admin("POST", pgoapi.ClusterFailoverPath("ns1", "hippo"), tc.req); a.code != tc.code {
 			t.Errorf("failover %+v: %d %s", tc.req, a.code, a.body)
+		}
+	}
+	// A failover is a task: a switchover without force, a failover to the
+	// target with it.
+	for _, tc := range []struct {
+		req     pgoapi.FailoverRequest
+		typ     pgov1.TaskType
+		message string
+	}{
+		{pgoapi.FailoverRequest{}, pgov1.TaskSwitchover, "switchover of cluster hippo requested"},
+		{pgoapi.FailoverRequest{Target: "hippo-bbbb"}, pgov1.TaskSwitchover, "switchover of cluster hippo to hippo-bbbb requested"},
+		{pgoapi.FailoverRequest{Target: "hippo-bbbb", Force: true}, pgov1.TaskFailover, "failover of cluster hippo to hippo-bbbb requested"},
+	} {
+		var fo pgoapi.FailoverResponse
+		h.mustAdmin("POST", pgoapi.ClusterFailoverPath("ns1", "hippo"), tc.req, http.StatusOK, &fo)
+		task := h.taskOf("ns1", fo.WorkflowID)
+		if fo.Message != tc.message || task.Spec.Type != tc.typ || candidateOf(task) != tc.req.Target {
+			t.Errorf("failover %+v: %+v, task %+v", tc.req, fo, task.Spec)
 		}
 	}
 
@@ -626,4 +698,14 @@ func testAudit(t *testing.T, h *harness) {
 			}
 		}
 	}
+}
+
+// candidateOf is the candidate a switchover or failover task names.
+func candidateOf(t *pgov1.PGTask) string {
+	for _, p := range []*pgov1.PGSwitchoverParameters{t.Spec.Switchover, t.Spec.Failover} {
+		if p != nil {
+			return string(p.Candidate)
+		}
+	}
+	return ""
 }

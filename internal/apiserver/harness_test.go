@@ -20,8 +20,14 @@ import (
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	pgov1 "pgo.dev/pgo/api/v1"
+	"pgo.dev/pgo/internal/controller"
+	"pgo.dev/pgo/internal/kubescheme"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/testenv"
 )
@@ -82,6 +88,70 @@ func newHarnessWith(t testing.TB, setup func(*Server), namespaces ...string) *ha
 	t.Cleanup(ts.Close)
 	h.url, h.client = ts.URL, ts.Client()
 	return h
+}
+
+// runTasks runs the controller's task engine against the harness's API
+// server, as the operator does beside the apiserver: the workflows of the
+// tasks the apiserver creates then advance. The cluster reconciler does not
+// run; tests write the cluster status it would.
+func (h *harness) runTasks() {
+	h.t.Helper()
+	mgr, err := ctrl.NewManager(h.env.Config, ctrl.Options{
+		Scheme:     kubescheme.Scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Cache:      controller.CacheOptions(nil),
+		Controller: config.Controller{SkipNameValidation: ptr(true)},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r := &controller.TaskReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("pgo")}
+	if err := r.SetupWithManager(mgr); err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t := h.t
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the task engine: %v", err)
+		}
+	})
+}
+
+// workflow waits until ShowWorkflow answers what check wants, and returns
+// it.
+func (h *harness) workflow(ns, id string, timeout time.Duration, check func(pgoapi.Workflow) error) pgoapi.Workflow {
+	h.t.Helper()
+	var w pgoapi.Workflow
+	deadline := time.Now().Add(timeout)
+	for {
+		w = pgoapi.Workflow{}
+		h.mustAdmin("GET", pgoapi.WorkflowPath(ns, id), nil, http.StatusOK, &w)
+		err := check(w)
+		if err == nil {
+			return w
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("workflow %s: %v: %+v", id, err, w)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// taskOf is the task of a workflow.
+func (h *harness) taskOf(ns, id string) *pgov1.PGTask {
+	h.t.Helper()
+	var list pgov1.PGTaskList
+	if err := h.c.List(context.Background(), &list, client.InNamespace(ns), client.MatchingLabels{pgoapi.LabelWorkflow: id}); err != nil {
+		h.t.Fatal(err)
+	}
+	if len(list.Items) != 1 {
+		h.t.Fatalf("%d tasks of workflow %s", len(list.Items), id)
+	}
+	return &list.Items[0]
 }
 
 func (h *harness) create(obj client.Object) {

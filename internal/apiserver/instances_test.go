@@ -49,7 +49,8 @@ var operatorBinary = sync.OnceValues(func() (string, error) {
 // postgres-operator binary, PostgreSQL 15) as the pods of cluster hippo and
 // drives them through the API: TestCluster finds both UP, Restart restarts
 // PostgreSQL in the replica through its instance manager, and CreateFailover
-// switches over to it through the primary's.
+// makes a switchover task, which the controller's task engine (run here)
+// carries out through the failover request the instance managers read.
 func TestInstanceOperations(t *testing.T) {
 	bin, err := operatorBinary()
 	if err != nil {
@@ -60,6 +61,7 @@ func TestInstanceOperations(t *testing.T) {
 		t.Fatalf("PostgreSQL is needed (`make deps` installs it): %v", err)
 	}
 	h := newHarness(t, "ha")
+	h.runTasks()
 	ctx := context.Background()
 	var created pgoapi.CreateClusterResponse
 	h.mustAdmin("POST", pgoapi.ClustersPath("ha"), pgoapi.CreateClusterRequest{Name: "hippo", ReplicaCount: 1, Username: "app", Database: "appdb"}, http.StatusCreated, &created)
@@ -225,24 +227,22 @@ func TestInstanceOperations(t *testing.T) {
 		t.Errorf("primaryOf: %q %v", p, err)
 	}
 	var failed pgoapi.FailoverResponse
-	waitFor("a switchover to hippo-bbbb", 120*time.Second, func() bool {
-		a := h.admin("POST", pgoapi.ClusterFailoverPath("ha", "hippo"), pgoapi.FailoverRequest{Target: "hippo-bbbb"})
-		if a.code == http.StatusOK {
-			a.decode(t, &failed)
-			return true
-		}
-		// The replica may still be catching up: the instance manager
-		// refuses, and the request is repeated.
-		t.Logf("failover: %d %s", a.code, a.body)
-		return false
-	})
-	if leader() != "hippo-bbbb" || !strings.Contains(failed.Message, "hippo-bbbb") || failed.WorkflowID == "" {
-		t.Errorf("after the switchover: leader %q, answer %+v", leader(), failed)
+	h.mustAdmin("POST", pgoapi.ClusterFailoverPath("ha", "hippo"), pgoapi.FailoverRequest{Target: "hippo-bbbb"}, http.StatusOK, &failed)
+	if failed.Message != "switchover of cluster hippo to hippo-bbbb requested" || failed.WorkflowID == "" {
+		t.Errorf("answer %+v", failed)
 	}
+	// The replica may still be catching up: the primary refuses, and the
+	// task asks again.
+	waitFor("a switchover to hippo-bbbb", 180*time.Second, func() bool { return leader() == "hippo-bbbb" })
 	setStatus("hippo-bbbb")
-	var w pgoapi.Workflow
-	h.mustAdmin("GET", pgoapi.WorkflowPath("ha", failed.WorkflowID), nil, http.StatusOK, &w)
-	if w.Phase != pgoapi.WorkflowSucceeded {
+	w := h.workflow("ha", failed.WorkflowID, 60*time.Second, func(w pgoapi.Workflow) error {
+		if w.Phase != pgoapi.WorkflowSucceeded {
+			return fmt.Errorf("phase %s", w.Phase)
+		}
+		return nil
+	})
+	if w.Operation != "failover" || len(w.Steps) != 2 || w.Steps[0].Message != "asked hippo-aaaa to hand over to hippo-bbbb" ||
+		w.Steps[1].Message != "hippo-bbbb is the primary" {
 		t.Errorf("failover workflow %+v", w)
 	}
 }

@@ -72,9 +72,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"ScaledownQuery":   {pgoapi.ClusterReplicasPath("ns1", "hippo"), nil, http.StatusOK},
 		"ScaledownCluster": {pgoapi.ClusterReplicaPath("ns1", "hippo", "hippo-cccc"), nil, http.StatusOK},
 		"FailoverQuery":    {pgoapi.ClusterFailoverPath("ns1", "hippo"), nil, http.StatusOK},
-		// No instance manager runs here: the switchover reaches the point
-		// of calling the primary's, and says it cannot.
-		"CreateFailover": {pgoapi.ClusterFailoverPath("ns1", "hippo"), pgoapi.FailoverRequest{Target: "hippo-bbbb"}, http.StatusServiceUnavailable},
+		// A switchover task is created; no task engine runs here.
+		"CreateFailover": {pgoapi.ClusterFailoverPath("ns1", "hippo"), pgoapi.FailoverRequest{Target: "hippo-bbbb"}, http.StatusOK},
 		"RestartQuery":   {pgoapi.ClusterRestartPath("ns1", "hippo"), nil, http.StatusOK},
 		"Restart":        {pgoapi.ClusterRestartPath("ns1", "hippo"), pgoapi.RestartRequest{Targets: []string{"hippo-bbbb"}}, http.StatusOK},
 		"ShowUser":       {pgoapi.ClusterUsersPath("ns1", "hippo"), nil, http.StatusOK},

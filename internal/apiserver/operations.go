@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -25,12 +24,6 @@ import (
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/specs"
 )
-
-// AnnotationRestartedAt in the pod template of an instance's StatefulSet
-// asks for a rolling restart: changing it changes the template, and the
-// controller rolls pods whose template is outdated (replicas first, then a
-// switchover, then the old primary), as for any other change.
-const AnnotationRestartedAt = "pgo.dev/restarted-at"
 
 // primaryOf is the instance holding the leader lock, else the one the
 // status names.
@@ -179,51 +172,32 @@ func (s *Server) failover(ctx context.Context, r *request) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if c.Spec.Shutdown {
+		return nil, conflict("cluster %s is shut down; start it with pgo update cluster %s --startup", c.Name, c.Name)
+	}
 	if len(names) == 0 {
 		return nil, conflict("cluster %s has no replica to fail over to; scale it first", c.Name)
 	}
 	if primary == "" && !req.Force {
 		return nil, conflict("no instance of cluster %s holds the leader lock, so there is nothing to switch over from; promote a replica with force and a target", c.Name)
 	}
-	pods, err := s.instancePods(ctx, c)
-	if err != nil {
-		return nil, err
+	// The task's steps ask the instance managers and wait for the new
+	// primary; a refusal (a candidate not caught up yet) is asked again.
+	spec := pgov1.PGTaskSpec{Type: pgov1.TaskSwitchover}
+	msg := fmt.Sprintf("switchover of cluster %s requested", c.Name)
+	switch {
+	case req.Force:
+		spec = pgov1.PGTaskSpec{Type: pgov1.TaskFailover, Failover: &pgov1.PGSwitchoverParameters{Candidate: pgov1.InstanceName(req.Target)}}
+		msg = fmt.Sprintf("failover of cluster %s to %s requested", c.Name, req.Target)
+	case req.Target != "":
+		spec.Switchover = &pgov1.PGSwitchoverParameters{Candidate: pgov1.InstanceName(req.Target)}
+		msg = fmt.Sprintf("switchover of cluster %s to %s requested", c.Name, req.Target)
 	}
-	var code int
-	var msg string
-	candidate := ""
-	if req.Target != "" {
-		candidate = naming.PodOfInstance(req.Target)
-	}
-	if req.Force {
-		code, msg, err = s.instanceAPI(ctx, c, pods[req.Target], instanceapi.PathFailover, instanceapi.FailoverRequest{Candidate: candidate})
-	} else {
-		code, msg, err = s.instanceAPI(ctx, c, pods[primary], instanceapi.PathSwitchover, instanceapi.FailoverRequest{Leader: naming.PodOfInstance(primary), Candidate: candidate})
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := instanceAnswer(code, msg); err != nil {
-		return nil, err
-	}
-	id, err := s.startWorkflow(ctx, c, opFailover, workflowParams{Primary: primary, Target: req.Target})
+	id, err := s.startTask(ctx, c, spec)
 	if err != nil {
 		return nil, err
 	}
 	return pgoapi.FailoverResponse{Name: c.Name, Target: req.Target, WorkflowID: id, Message: msg}, nil
-}
-
-// instanceAnswer turns an instance manager's refusal into an answer.
-func instanceAnswer(code int, msg string) error {
-	switch {
-	case code >= 200 && code < 300:
-		return nil
-	case code == http.StatusBadRequest || code == http.StatusPreconditionFailed || code == http.StatusUnprocessableEntity:
-		return conflict("the instance manager refused: %s", msg)
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return newError(http.StatusInternalServerError, pgoapi.ReasonInternal, "the instance manager refused the cluster's API credentials: %s", msg)
-	}
-	return unavailable("the instance manager answered %d: %s", code, msg)
 }
 
 // ---- restart ----
@@ -310,8 +284,9 @@ func (s *Server) restart(ctx context.Context, r *request) (any, error) {
 	return resp, nil
 }
 
-// rollingRestart changes the pod template of every instance, which the
-// controller rolls out.
+// rollingRestart asks for a restart task, whose steps change the pod
+// template of every instance, which the controller rolls out, and wait for
+// the roll.
 func (s *Server) rollingRestart(ctx context.Context, c *pgov1.PGCluster) (any, error) {
 	var stss appsv1.StatefulSetList
 	if err := s.Client.List(ctx, &stss, client.InNamespace(c.Namespace), client.MatchingLabels(specs.ClusterLabels(c.Name))); err != nil {
@@ -320,49 +295,9 @@ func (s *Server) rollingRestart(ctx context.Context, c *pgov1.PGCluster) (any, e
 	if len(stss.Items) == 0 {
 		return nil, conflict("cluster %s has no instances yet; try again when it runs", c.Name)
 	}
-	at := s.Now().UTC().Format(time.RFC3339)
-	for i := range stss.Items {
-		sts := &stss.Items[i]
-		if sts.Labels[naming.LabelInstance] == "" {
-			continue
-		}
-		patch := client.MergeFrom(sts.DeepCopy())
-		if sts.Spec.Template.Annotations == nil {
-			sts.Spec.Template.Annotations = map[string]string{}
-		}
-		sts.Spec.Template.Annotations[AnnotationRestartedAt] = at
-		if err := s.Client.Patch(ctx, sts, patch, fieldOwner); err != nil {
-			return nil, fmt.Errorf("asking for a rolling restart of %s: %w", sts.Name, err)
-		}
-	}
-	id, err := s.startWorkflow(ctx, c, opRolling, workflowParams{})
+	id, err := s.startTask(ctx, c, pgov1.PGTaskSpec{Type: pgov1.TaskRestart})
 	if err != nil {
 		return nil, err
 	}
 	return pgoapi.RestartResponse{Name: c.Name, Rolling: true, WorkflowID: id}, nil
-}
-
-// rolledOut reports whether every instance's pod runs its StatefulSet's
-// latest template and is ready.
-func (s *Server) rolledOut(ctx context.Context, c *pgov1.PGCluster) (bool, error) {
-	var stss appsv1.StatefulSetList
-	if err := s.Client.List(ctx, &stss, client.InNamespace(c.Namespace), client.MatchingLabels(specs.ClusterLabels(c.Name))); err != nil {
-		return false, err
-	}
-	pods, err := s.instancePods(ctx, c)
-	if err != nil {
-		return false, err
-	}
-	for _, sts := range stss.Items {
-		inst := sts.Labels[naming.LabelInstance]
-		if inst == "" {
-			continue
-		}
-		pod := pods[inst]
-		if sts.Status.ObservedGeneration < sts.Generation || pod == nil || !podReady(pod) ||
-			pod.Labels[appsv1.ControllerRevisionHashLabelKey] != sts.Status.UpdateRevision {
-			return false, nil
-		}
-	}
-	return true, nil
 }

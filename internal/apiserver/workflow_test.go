@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -11,110 +12,54 @@ import (
 	"pgo.dev/pgo/internal/rules"
 )
 
-func TestWorkflowAdvances(t *testing.T) {
+// TestWorkflowOfTask: ShowWorkflow's answer is the task's status, as `pgo
+// show workflow` prints it: the operation as pgo names it, submitted when
+// the task was created, each step with its times.
+func TestWorkflowOfTask(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	cluster := func(phase pgov1.PGClusterPhase, primary string, ready bool, replicas int32) *pgov1.PGCluster {
-		c := &pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "hippo", Generation: 3}}
-		c.Status = pgov1.PGClusterStatus{Phase: phase, Primary: primary, Replicas: replicas, ObservedGeneration: 3}
-		if primary != "" {
-			c.Status.Instances = []pgov1.PGInstanceStatus{{Name: primary, Role: pgov1.RolePrimary, Ready: ready}}
-			if ready {
-				c.Status.ReadyInstances = 1 + replicas
-			}
-		}
-		return c
+	at := func(d time.Duration) *metav1.Time { m := metav1.NewTime(t0.Add(d)); return &m }
+	task := &pgov1.PGTask{
+		ObjectMeta: metav1.ObjectMeta{Name: "hippo-createcluster-6f1c2d3e", Namespace: "ns1", CreationTimestamp: *at(0)},
+		Spec:       pgov1.PGTaskSpec{ClusterName: "hippo", Type: pgov1.TaskCreateCluster},
 	}
-	phases := func(w pgoapi.Workflow) []string {
-		var out []string
-		for _, s := range w.Steps {
-			out = append(out, s.Phase)
-		}
-		return append(out, w.Phase)
+	w := workflowOf(task, "6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5")
+	if raw, _ := json.Marshal(w); string(raw) != `{"id":"6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5","namespace":"ns1","cluster":"hippo","operation":"create cluster","phase":"Pending","startTime":"2026-12-01T10:00:00Z","steps":[]}` {
+		t.Errorf("a task not taken up yet: %s", raw)
 	}
-	for _, tc := range []struct {
-		name string
-		op   string
-		p    workflowParams
-		obs  observation
-		want []string
-	}{
-		{"create: nothing yet", opCreate, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseCreating, "", false, 0)},
-			[]string{"Succeeded", "Running", "Pending", "Running"}},
-		{"create: primary ready", opCreate, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseDegraded, "hippo-abcd", true, 0)},
-			[]string{"Succeeded", "Succeeded", "Running", "Running"}},
-		{"create: ready", opCreate, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 0)},
-			[]string{"Succeeded", "Succeeded", "Succeeded", "Succeeded"}},
-		{"create: failed", opCreate, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseFailed, "", false, 0)},
-			[]string{"Succeeded", "Failed", "Pending", "Failed"}},
-		{"create: cluster gone", opCreate, workflowParams{}, observation{},
-			[]string{"Succeeded", "Running", "Pending", "Running"}},
-		{"scale: created, not ready", opScale, workflowParams{Replicas: 2}, observation{Cluster: func() *pgov1.PGCluster {
-			c := cluster(pgov1.PhaseDegraded, "hippo-abcd", true, 2)
-			c.Status.ReadyInstances = 2
-			return c
-		}()}, []string{"Succeeded", "Succeeded", "Running", "Running"}},
-		{"scale: ready", opScale, workflowParams{Replicas: 2}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 2)},
-			[]string{"Succeeded", "Succeeded", "Succeeded", "Succeeded"}},
-		{"scaledown: replica still there", opScaledown, workflowParams{Replica: "hippo-wxyz"}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 0), ReplicaExists: true},
-			[]string{"Succeeded", "Running", "Running"}},
-		{"scaledown: gone", opScaledown, workflowParams{Replica: "hippo-wxyz"}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 0)},
-			[]string{"Succeeded", "Succeeded", "Succeeded"}},
-		{"update: older generation", opUpdate, workflowParams{Generation: 4}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 0)},
-			[]string{"Succeeded", "Running", "Running"}},
-		{"update: rolled out", opUpdate, workflowParams{Generation: 3}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 0)},
-			[]string{"Succeeded", "Succeeded", "Succeeded"}},
-		{"failover: same primary", opFailover, workflowParams{Primary: "hippo-abcd", Target: "hippo-wxyz"}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 1)},
-			[]string{"Succeeded", "Running", "Running"}},
-		{"failover: new primary", opFailover, workflowParams{Primary: "hippo-abcd", Target: "hippo-wxyz"}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-wxyz", true, 1)},
-			[]string{"Succeeded", "Succeeded", "Succeeded"}},
-		{"failover without target: any other primary", opFailover, workflowParams{Primary: "hippo-abcd"}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-wxyz", true, 1)},
-			[]string{"Succeeded", "Succeeded", "Succeeded"}},
-		{"rolling: not yet", opRolling, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 1)},
-			[]string{"Succeeded", "Running", "Running"}},
-		{"rolling: done", opRolling, workflowParams{}, observation{Cluster: cluster(pgov1.PhaseReady, "hippo-abcd", true, 1), RolledOut: true},
-			[]string{"Succeeded", "Succeeded", "Succeeded"}},
+
+	task.Status = pgov1.PGTaskStatus{Phase: pgov1.TaskSucceeded, StartTime: at(time.Second), CompletionTime: at(72 * time.Second), Steps: []pgov1.PGTaskStep{
+		{Name: "cluster requested", Phase: pgov1.TaskSucceeded, StartTime: at(time.Second), CompletionTime: at(time.Second)},
+		{Name: "primary ready", Phase: pgov1.TaskSucceeded, StartTime: at(time.Second), CompletionTime: at(40 * time.Second)},
+		{Name: "cluster ready", Phase: pgov1.TaskSucceeded, StartTime: at(40 * time.Second), CompletionTime: at(72 * time.Second), Message: "done"},
+	}}
+	w = workflowOf(task, "6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5")
+	if w.Phase != pgoapi.WorkflowSucceeded || !w.StartTime.Equal(t0) || !w.CompletionTime.Equal(t0.Add(72*time.Second)) || len(w.Steps) != 3 ||
+		!w.Steps[1].StartTime.Equal(t0.Add(time.Second)) || !w.Steps[1].CompletionTime.Equal(t0.Add(40*time.Second)) || w.Steps[2].Message != "done" {
+		t.Errorf("an ended task: %+v", w)
+	}
+
+	for typ, op := range map[pgov1.TaskType]string{
+		pgov1.TaskCreateCluster: "create cluster", pgov1.TaskScale: "scale", pgov1.TaskScaledown: "scaledown",
+		pgov1.TaskUpdateCluster: "update cluster", pgov1.TaskSwitchover: "failover", pgov1.TaskFailover: "failover",
+		pgov1.TaskRestart: "rolling restart", pgov1.TaskBackup: "backup",
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := newWorkflow("id", "ns1", "hippo", tc.op, t0)
-			advance(&w, tc.p, tc.obs, t0.Add(time.Minute))
-			got := phases(w)
-			if len(got) != len(tc.want) {
-				t.Fatalf("phases %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Fatalf("phases %v, want %v", got, tc.want)
-				}
-			}
-			for i, s := range w.Steps {
-				if s.Phase == pgoapi.WorkflowSucceeded && (s.StartTime == nil || s.CompletionTime == nil) {
-					t.Errorf("step %s succeeded without times", s.Name)
-				}
-				if i > 0 && s.StartTime != nil && !s.StartTime.Equal(*w.Steps[i-1].CompletionTime) {
-					t.Errorf("step %s started at %v, not when %s completed", s.Name, s.StartTime, w.Steps[i-1].Name)
-				}
-			}
-			if w.Phase == pgoapi.WorkflowSucceeded && (w.CompletionTime == nil || !w.CompletionTime.Equal(t0.Add(time.Minute))) {
-				t.Errorf("completion time %v", w.CompletionTime)
-			}
-		})
+		if got := typ.Operation(); got != op {
+			t.Errorf("the operation of a %s task: %q, want %q", typ, got, op)
+		}
 	}
 }
 
-func TestWorkflowDoesNotChangeWhenDone(t *testing.T) {
-	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	w := newWorkflow("id", "ns1", "hippo", opScaledown, t0)
-	if !advance(&w, workflowParams{Replica: "x"}, observation{Cluster: &pgov1.PGCluster{}}, t0) {
-		t.Fatal("first advance changed nothing")
+// TestTaskNames: a task's name fits its limit whatever the cluster's name.
+func TestTaskNames(t *testing.T) {
+	id := "6f1c2d3e-0a4b-4c5d-8e9f-a0b1c2d3e4f5"
+	longest := "a23456789012345678901234567890123456789z"
+	for _, typ := range []pgov1.TaskType{pgov1.TaskCreateCluster, pgov1.TaskUpdateCluster, pgov1.TaskScaledown, pgov1.TaskSwitchover} {
+		name := taskName(longest, typ, id)
+		if len(name) > 63 || rules.ClusterName(longest) != "" {
+			t.Errorf("%s: %d characters", name, len(name))
+		}
 	}
-	if w.Phase != pgoapi.WorkflowSucceeded || advance(&w, workflowParams{}, observation{}, t0.Add(time.Hour)) {
-		t.Errorf("a finished workflow changed: %+v", w)
-	}
-}
-
-func TestWorkflowIDs(t *testing.T) {
-	a, b := newWorkflowID(), newWorkflowID()
-	if a == b || rules.WorkflowID(a) != "" || rules.WorkflowID(b) != "" {
-		t.Errorf("ids %q %q", a, b)
+	if got := taskName("hippo", pgov1.TaskCreateCluster, id); got != "hippo-createcluster-6f1c2d3e" {
+		t.Errorf("name %s", got)
 	}
 }

@@ -140,6 +140,12 @@ const (
 	// AnnotationRemove on a PGReplica marks it as the one to remove when
 	// the cluster's replica count goes down (`pgo scaledown --target`).
 	AnnotationRemove = "pgo.dev/remove"
+	// AnnotationRestartedAt in the pod template of an instance's
+	// StatefulSet asks for a rolling restart: a restart task sets it to its
+	// start time, which changes the template, and the cluster reconciler
+	// rolls pods whose template is outdated (replicas first, then a
+	// switchover, then the old primary), as for any other change.
+	AnnotationRestartedAt = "pgo.dev/restarted-at"
 )
 
 // Finalizer holds a PGCluster or PGReplica until pgo has cleaned up after it.

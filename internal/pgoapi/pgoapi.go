@@ -2,12 +2,18 @@
 // command line: the URL paths, the request and response bodies, the
 // permission names, the default port and the names of environment variables,
 // headers, Secrets and labels. Both sides import it, so they cannot drift
-// apart. It holds no behaviour beyond building paths and describing routes.
+// apart. It holds no behaviour beyond building paths and workflow ids and
+// describing routes.
 //
 // Every body is JSON. Errors are answered with an Error body and a 4xx or 5xx
 // status. Requests are authenticated with HTTP Basic authentication against
 // pgo users, and authorised by the permissions of their pgo roles.
 package pgoapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
 
 // DefaultPort is the apiserver's HTTPS port.
 const DefaultPort = 8443
@@ -132,17 +138,24 @@ const (
 	// namespace` made: only those can be deleted with `pgo delete
 	// namespace`.
 	AnnotationCreatedBy = "pgo.dev/created-by"
-	// LabelWorkflow carries a workflow's id on the ConfigMap that records it.
+	// LabelWorkflow carries a workflow's id on the PGTask that runs it, so
+	// that ShowWorkflow finds the task by the id.
 	LabelWorkflow = "pgo.dev/workflow"
 )
 
-// WorkflowConfigMap is the ConfigMap that records workflow id, in the
-// namespace of the cluster it works on. Its key WorkflowKey holds a Workflow
-// in JSON.
-func WorkflowConfigMap(id string) string { return "pgo-workflow-" + id }
-
-// WorkflowKey is the key of a workflow ConfigMap.
-const WorkflowKey = "workflow.json"
+// NewWorkflowID is a random (version 4) UUID: the apiserver gives one to
+// each task it creates, so that its answer carries the id at once, and the
+// controller to a task created without one.
+func NewWorkflowID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
 
 // Test results.
 const (

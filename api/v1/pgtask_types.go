@@ -81,7 +81,7 @@ func (t TaskType) Operation() string {
 // (internal/controller/task_workflows.go): a type becomes available with one
 // entry in that table and its name in this list.
 //
-// +kubebuilder:validation:XValidation:rule="self.type in ['createCluster', 'scale', 'scaledown', 'updateCluster', 'switchover', 'failover', 'restart']",messageExpression="'tasks of type ' + self.type + ' are not available yet'",fieldPath=".type"
+// +kubebuilder:validation:XValidation:rule="self.type in ['createCluster', 'scale', 'scaledown', 'updateCluster', 'switchover', 'failover', 'restart', 'backup']",messageExpression="'tasks of type ' + self.type + ' are not available yet'",fieldPath=".type"
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a task cannot change once created; create a new PGTask"
 // +kubebuilder:validation:XValidation:rule="!has(self.backup) || self.type == 'backup'",message="backup is only for tasks of type backup",fieldPath=".backup"
 // +kubebuilder:validation:XValidation:rule="!has(self.restore) || self.type == 'restore'",message="restore is only for tasks of type restore",fieldPath=".restore"

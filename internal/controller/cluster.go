@@ -253,6 +253,7 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.backups(ctx, c, &o)
 	if err := r.updateStatus(ctx, c, o); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -2,17 +2,21 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/postgres"
+	"pgo.dev/pgo/internal/repohostapi"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -111,4 +115,90 @@ func (r *ClusterReconciler) removeBackups(ctx context.Context, c *pgov1.PGCluste
 		}
 	}
 	return r.keepOrDelete(ctx, &corev1.Secret{}, client.ObjectKey{Namespace: c.Namespace, Name: naming.BackRestSecret(c.Name)}, keep)
+}
+
+// repoRefresh is how often pgo reads the repositories into a cluster's
+// status, besides after each backup (backups made by hand show too).
+const repoRefresh = 10 * time.Minute
+
+// backups creates the stanza once the repository host and the primary
+// run, then the first full backup, so that replicas and clones can
+// restore from the start; and it reads the repositories into the status
+// now and then. What it finds goes into o.backups; a failure is told in
+// BackupsReady and tried again.
+func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *observed) {
+	if c.Spec.Shutdown || o.backupProblem != "" || !podReady(o.repoHost) {
+		return
+	}
+	st := c.Status.Backups.DeepCopy()
+	if st == nil {
+		st = &pgov1.PGBackupsStatus{}
+	}
+	defer func() { o.backups = st }()
+	retry := func(err error, what string) {
+		o.backupsFailing = what + ": " + err.Error()
+		if !errors.Is(err, errRepoHostDown) {
+			r.event(c, corev1.EventTypeWarning, "BackupsFailed", "Backup", "%s", o.backupsFailing)
+		}
+		if o.recheck == 0 || o.recheck > backupsRecheck {
+			o.recheck = backupsRecheck
+		}
+	}
+	if !st.StanzaCreated {
+		primary := leader(o.lease, o.now)
+		if primary == "" || !podReady(o.pods[primary]) {
+			return
+		}
+		api, err := RepoHostAPI(ctx, r.Client, c, repoHostTimeout)
+		if err != nil {
+			retry(err, "creating the stanza")
+			return
+		}
+		var repos []int
+		for _, repo := range specs.Repos(c) {
+			repos = append(repos, specs.RepoIndex(repo.Name))
+		}
+		reply, err := api.Stanza(ctx, repohostapi.StanzaRequest{Repos: repos})
+		if err != nil {
+			retry(err, "creating the stanza")
+			return
+		}
+		st.StanzaCreated = true
+		r.event(c, corev1.EventTypeNormal, "StanzaCreated", "Backup", "%s", reply.Message)
+	}
+	if st.InitialBackup == "" {
+		t := initialBackup(c)
+		if err := controllerutil.SetControllerReference(c, t, r.Scheme); err != nil {
+			retry(err, "the first backup")
+			return
+		}
+		if err := r.Client.Create(ctx, t); err != nil && !apierrors.IsAlreadyExists(err) {
+			retry(err, "creating the task of the first backup")
+			return
+		}
+		st.InitialBackup = t.Name
+		r.event(c, corev1.EventTypeNormal, "BackupRequested", "Backup", "the first full backup runs as PGTask %s", t.Name)
+	}
+	if st.RefreshTime == nil || o.now.Sub(st.RefreshTime.Time) >= repoRefresh {
+		repos, err := readRepos(ctx, r.Client, c)
+		if err != nil {
+			retry(err, "reading the repositories")
+			return
+		}
+		st.Repos, st.RefreshTime = repos, &metav1.Time{Time: o.now}
+	}
+}
+
+// backupsRecheck is how soon a failed step of the backups is tried again.
+const backupsRecheck = 30 * time.Second
+
+// initialBackup is the task of a cluster's first full backup, to its first
+// repository, started at once (--start-fast).
+func initialBackup(c *pgov1.PGCluster) *pgov1.PGTask {
+	return &pgov1.PGTask{
+		ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-backup-initial", Namespace: c.Namespace, Labels: specs.ClusterLabels(c.Name)},
+		Spec: pgov1.PGTaskSpec{ClusterName: pgov1.ClusterName(c.Name), Type: pgov1.TaskBackup, Backup: &pgov1.PGBackupParameters{
+			Type: pgov1.BackupFull, RepoName: specs.Repos(c)[0].Name, Options: pgov1.PgBackRestOptions{"--start-fast"},
+		}},
+	}
 }

@@ -25,6 +25,7 @@ const (
 	ParamReplica   = "replica"
 	ParamUser      = "user"
 	ParamID        = "id"
+	ParamLabel     = "label"
 )
 
 // Query parameters.
@@ -43,6 +44,10 @@ const (
 	// QueryExpiring (days) limits ShowUser to passwords that expire within
 	// that many days, as `pgo show user --expired`.
 	QueryExpiring = "expiring"
+	// QueryRepo (repo1 to repo4) names the repository of DeleteBackup.
+	QueryRepo = "repo"
+	// QueryForce ("true") lets DeleteBackup expire the last full backup.
+	QueryForce = "force"
 )
 
 func seg(s string) string { return url.PathEscape(s) }
@@ -92,3 +97,9 @@ func PgouserPath(name string) string { return PathPgousers + "/" + seg(name) }
 
 // PgorolePath is one pgo role: GET, PATCH, DELETE.
 func PgorolePath(name string) string { return PathPgoroles + "/" + seg(name) }
+
+// BackupsPath lists a cluster's backups (GET) and starts one (POST).
+func BackupsPath(ns, name string) string { return ClusterPath(ns, name) + "/backups" }
+
+// BackupPath is one backup set: DELETE expires it.
+func BackupPath(ns, name, label string) string { return BackupsPath(ns, name) + "/" + seg(label) }

@@ -26,6 +26,10 @@ const (
 	PermFailover  Permission = "CreateFailover"
 	PermRestart   Permission = "Restart"
 
+	PermCreateBackup Permission = "CreateBackup"
+	PermShowBackup   Permission = "ShowBackup"
+	PermDeleteBackup Permission = "DeleteBackup"
+
 	PermCreateUser Permission = "CreateUser"
 	PermShowUser   Permission = "ShowUser"
 	PermUpdateUser Permission = "UpdateUser"
@@ -53,6 +57,7 @@ var Permissions = []Permission{
 	PermShowNS, PermCreateNS, PermDeleteNS,
 	PermCreate, PermShow, PermUpdate, PermDelete, PermTest,
 	PermScale, PermScaledown, PermFailover, PermRestart,
+	PermCreateBackup, PermShowBackup, PermDeleteBackup,
 	PermCreateUser, PermShowUser, PermUpdateUser, PermDeleteUser, PermShowSecrets, PermCreateSuperuser,
 	PermCreatePgouser, PermShowPgouser, PermUpdatePgouser, PermDeletePgouser,
 	PermCreatePgorole, PermShowPgorole, PermUpdatePgorole, PermDeletePgorole,

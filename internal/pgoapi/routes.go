@@ -62,6 +62,10 @@ var Routes = []Route{
 	{Method: http.MethodGet, Pattern: cluster + "/restart", Operation: "RestartQuery", Permission: PermRestart, Summary: "Instances with pending restarts", Response: &ReplicasResponse{}, Status: http.StatusOK},
 	{Method: http.MethodPost, Pattern: cluster + "/restart", Operation: "Restart", Permission: PermRestart, Summary: "Restart PostgreSQL in some or all instances, or roll the pods", Request: &RestartRequest{}, Response: &RestartResponse{}, Status: http.StatusOK},
 
+	{Method: http.MethodPost, Pattern: cluster + "/backups", Operation: "CreateBackup", Permission: PermCreateBackup, Summary: "Start a pgBackRest backup", Request: &CreateBackupRequest{}, Response: &CreateBackupResponse{}, Status: http.StatusCreated},
+	{Method: http.MethodGet, Pattern: cluster + "/backups", Operation: "ShowBackup", Permission: PermShowBackup, Summary: "The repositories of a cluster and their backups (pgbackrest info)", Response: &ShowBackupResponse{}, Status: http.StatusOK},
+	{Method: http.MethodDelete, Pattern: cluster + "/backups/{label}", Operation: "DeleteBackup", Permission: PermDeleteBackup, Summary: "Expire one backup set", Query: []string{QueryRepo, QueryForce}, Response: &DeleteBackupResponse{}, Status: http.StatusOK},
+
 	{Method: http.MethodGet, Pattern: cluster + "/users", Operation: "ShowUser", Permission: PermShowUser, Summary: "Users of a cluster", Query: []string{QueryShowPassword, QueryExpiring}, Response: &ShowUserResponse{}, Status: http.StatusOK},
 	{Method: http.MethodPost, Pattern: cluster + "/users", Operation: "CreateUser", Permission: PermCreateUser, Summary: "Create a database user", Request: &CreateUserRequest{}, Response: &UserResponse{}, Status: http.StatusCreated},
 	{Method: http.MethodPatch, Pattern: cluster + "/users/{user}", Operation: "UpdateUser", Permission: PermUpdateUser, Summary: "Change a user's password, expiry, type", Request: &UpdateUserRequest{}, Response: &UserResponse{}, Status: http.StatusOK},

@@ -665,3 +665,77 @@ type Workflow struct {
 	Steps          []WorkflowStep `json:"steps"`
 	Message        string         `json:"message,omitempty"`
 }
+
+// CreateBackupRequest is the body of POST .../clusters/{name}/backups.
+type CreateBackupRequest struct {
+	// BackupOpts are pgbackrest backup options, as `pgo backup
+	// --backup-opts` takes them: --type=full|diff|incr, --start-fast,
+	// --annotation=KEY=VALUE, … (rules.BackupOptions).
+	BackupOpts string `json:"backupOpts,omitempty"`
+	// Repo is the repository (repo1 to repo4); the first when empty.
+	Repo string `json:"repo,omitempty"`
+}
+
+// CreateBackupResponse says which task runs the backup.
+type CreateBackupResponse struct {
+	Name       string `json:"name"`
+	Task       string `json:"task"`
+	Type       string `json:"type"`
+	Repo       string `json:"repo"`
+	WorkflowID string `json:"workflowID"`
+	Message    string `json:"message"`
+}
+
+// ShowBackupResponse answers GET .../clusters/{name}/backups: each
+// repository, from pgbackrest info.
+type ShowBackupResponse struct {
+	Name   string       `json:"name"`
+	Stanza string       `json:"stanza"`
+	Repos  []BackupRepo `json:"repos"`
+}
+
+// BackupRepo is one repository of a cluster.
+type BackupRepo struct {
+	Name string `json:"name"`
+	// Kind is posix (a volume) or s3.
+	Kind string `json:"kind"`
+	// Status is pgBackRest's status of the stanza there: "ok" or what is
+	// wrong.
+	Status          string   `json:"status"`
+	Cipher          string   `json:"cipher"`
+	PostgresVersion string   `json:"postgresVersion,omitempty"`
+	WALMin          string   `json:"walMin,omitempty"`
+	WALMax          string   `json:"walMax,omitempty"`
+	Backups         []Backup `json:"backups"`
+}
+
+// Backup is one backup set.
+type Backup struct {
+	Label string `json:"label"`
+	// Type is full, diff or incr.
+	Type      string    `json:"type"`
+	StartTime time.Time `json:"startTime"`
+	StopTime  time.Time `json:"stopTime"`
+	WALStart  string    `json:"walStart"`
+	WALStop   string    `json:"walStop"`
+	// DatabaseSize is the database's; BackupSize what this backup
+	// copied; RepoSize and RepoBackupSize the same in the repository
+	// (compressed).
+	DatabaseSize   int64 `json:"databaseSize"`
+	BackupSize     int64 `json:"backupSize"`
+	RepoSize       int64 `json:"repoSize"`
+	RepoBackupSize int64 `json:"repoBackupSize"`
+	// Reference are the backups this one needs (a diff its full, an incr
+	// its full and diff).
+	Reference   []string          `json:"reference,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Error       bool              `json:"error,omitempty"`
+}
+
+// DeleteBackupResponse answers DELETE .../backups/{label}.
+type DeleteBackupResponse struct {
+	Name    string `json:"name"`
+	Label   string `json:"label"`
+	Repo    string `json:"repo"`
+	Message string `json:"message"`
+}

@@ -70,6 +70,16 @@ var (
 	managedOption = regexp.MustCompile(`^--(stanza|pg[0-9]+-|repo[0-9]+-|config|log-path|lock-path|spool-path|archive-|delta|force|link-map|tablespace-map)`)
 )
 
+var repoName = regexp.MustCompile(RepoNamePattern)
+
+// RepoName checks the name of a repository.
+func RepoName(name string) string {
+	if !repoName.MatchString(name) {
+		return fmt.Sprintf("is not a repository: give repo1 to repo%d", MaxRepos)
+	}
+	return ""
+}
+
 // BackRestStorage reads where backups go: posix (a volume, the default), s3,
 // or both, comma-separated in either order.
 func BackRestStorage(s string) (posix, s3 bool, why string) {

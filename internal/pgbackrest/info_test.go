@@ -71,3 +71,12 @@ func TestParseInfo(t *testing.T) {
 		t.Error("ParseInfo took text that is not JSON")
 	}
 }
+
+// types are the types of backups, in order.
+func types(backups []BackupInfo) []string {
+	out := make([]string, len(backups))
+	for i, b := range backups {
+		out[i] = b.Type
+	}
+	return out
+}

@@ -162,13 +162,16 @@ func (e *Exec) Run(ctx context.Context, timeout time.Duration, prefix string, ar
 
 // Output runs pgbackrest with args for at most timeout and returns what it
 // writes to stdout (such as `info --output=json`); its stderr goes to
-// Lines after prefix. Console logging is off, errors go to stderr.
+// Lines after prefix, or nowhere when prefix is empty (the error has its
+// ERROR lines). Console logging is off, errors go to stderr.
 func (e *Exec) Output(ctx context.Context, timeout time.Duration, prefix string, args []string) ([]byte, error) {
 	errs := &errorLines{}
 	out := e.lines()
 	var buf bytes.Buffer
 	stderr := lineWriter(func(line string) {
-		out.Line(prefix, line)
+		if prefix != "" {
+			out.Line(prefix, line)
+		}
 		errs.see(line)
 	})
 	args = append(args, "--log-level-console=off", "--log-level-stderr=warn")

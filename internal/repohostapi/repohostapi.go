@@ -142,6 +142,14 @@ const (
 	EnvAPIPassword     = "PGO_REPOHOST_API_PASSWORD_FILE"
 	EnvBackRestConfig  = pgbackrest.EnvConfig
 	EnvBackRestInclude = pgbackrest.EnvConfigIncludePath
+	// Optional: the API's address (POD_IP:Port by default), the longest a
+	// backup and any other pgbackrest command may run (Go durations), and
+	// how often pgbackrest server's files are compared (the database pods'
+	// too).
+	EnvAPIAddress     = "PGO_REPOHOST_API_ADDRESS"
+	EnvBackupTimeout  = "PGO_REPOHOST_BACKUP_TIMEOUT"
+	EnvCommandTimeout = "PGO_REPOHOST_COMMAND_TIMEOUT"
+	EnvServerPoll     = "PGO_PGBACKREST_POLL_INTERVAL"
 )
 
 // ServerName is the name callers check on the repository host's

@@ -70,6 +70,10 @@ func (m *Manager) startBackup(req repohostapi.BackupRequest) (repohostapi.Backup
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st, ok := m.backups[req.ID]; ok {
+		if st.Type != req.Type || st.Repo != req.Repo {
+			return repohostapi.BackupStatus{}, false, errStatus{code: http.StatusConflict,
+				err: fmt.Errorf("backup %s is a %s backup of repo%d already; give another id", st.ID, st.Type, st.Repo)}
+		}
 		return *st, false, nil
 	}
 	if m.running != "" {

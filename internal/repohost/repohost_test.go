@@ -73,6 +73,8 @@ func TestRepositoryHost(t *testing.T) {
 	if err != nil || again.ID != "hippo-full-1" {
 		t.Errorf("the same backup sent again: %+v, %v", again, err)
 	}
+	_, err = h.api.StartBackup(ctx, repohostapi.BackupRequest{ID: "hippo-full-1", Type: "diff", Repo: 1})
+	wantStatus(t, "another backup with the same id", err, http.StatusConflict, "is a full backup of repo1 already")
 	_, err = h.api.Expire(ctx, repohostapi.ExpireRequest{Repo: 1, Set: "20261207-000000F"})
 	wantStatus(t, "an expire while a backup runs", err, http.StatusConflict, "hippo-full-1 is running")
 	full := h.wait("hippo-full-1")

@@ -34,8 +34,9 @@ const (
 	PathStanza = "/stanza"
 	// PathBackups (POST, BackupRequest) starts a backup and answers 202
 	// with its BackupStatus; 409 while another backup runs (Reply.Backup
-	// names it); 200 with the status when the ID is known already, so that
-	// a caller that did not hear the answer can send the request again.
+	// names it); 200 with the status when the ID is known already (409 if
+	// with another type or repository), so that a caller that did not hear
+	// the answer can send the request again.
 	PathBackups = "/backups"
 	// PathBackup (GET, PathBackups + "/" + id) is a backup's BackupStatus.
 	// A backup the repository host no longer remembers (it restarted, or
@@ -121,7 +122,12 @@ type ExpireRequest struct {
 }
 
 // Reply is the body of an error, or of a change that has nothing else to
-// say.
+// say. Errors: 400, a request refused as it is (the error says why); 401
+// without the credentials; 404; 409, a conflict that waiting alone may not
+// end (another backup runs, another pgBackRest command holds the stanza's
+// lock, a repository holds another cluster's stanza, a bucket name belongs
+// to another account); 503, try again later (Retry-After); 504, pgbackrest
+// ran out of time; 500, pgbackrest failed otherwise (its ERROR lines).
 type Reply struct {
 	Message string `json:"message,omitempty"`
 	Error   string `json:"error,omitempty"`

@@ -9,25 +9,22 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// pgBackRest's error codes (its exit status is the code of the error it
-// stopped with), from its src/build/error/error.yaml.
+// pgBackRest's error codes that callers tell apart (its exit status is the
+// code of the error it stopped with; the list is its
+// src/build/error/error.yaml).
 const (
-	ErrFileInvalid      = 28 // stanza-create: the repository's info files do not match the database
-	ErrOptionInvalid    = 31
-	ErrHostConnect      = 49
-	ErrLockAcquire      = 50 // another command holds the stanza's lock
-	ErrBackupMismatch   = 51
-	ErrFileMissing      = 55 // e.g. the stanza does not exist
-	ErrDBConnect        = 56
-	ErrDBMismatch       = 58
-	ErrBackupSetInvalid = 75
-	ErrRepoInvalid      = 103
+	// ErrFileInvalid: stanza-create found info files that do not match
+	// the database (another cluster's stanza), among others.
+	ErrFileInvalid = 28
+	// ErrLockAcquire: another command holds the stanza's lock.
+	ErrLockAcquire = 50
 )
 
 // Exec runs pgbackrest. Its output goes, line by line and prefixed with
@@ -174,7 +171,7 @@ func (e *Exec) Output(ctx context.Context, timeout time.Duration, prefix string,
 		}
 		errs.see(line)
 	})
-	args = append(args, "--log-level-console=off", "--log-level-stderr=warn")
+	args = append(slices.Clone(args), "--log-level-console=off", "--log-level-stderr=warn")
 	err := e.run(ctx, timeout, args, &buf, stderr, errs)
 	return buf.Bytes(), err
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -65,18 +63,8 @@ variable named in its help.`,
 		},
 	}
 	f := cmd.Flags()
-	str := func(p *string, name, env, def, usage string) {
-		if v := os.Getenv(env); v != "" {
-			def = v
-		}
-		f.StringVar(p, name, def, usage+" ($"+env+")")
-	}
-	integer := func(p *int, name, env string, def int, usage string) {
-		if v, err := strconv.Atoi(os.Getenv(env)); err == nil {
-			def = v
-		}
-		f.IntVar(p, name, def, usage+" ($"+env+")")
-	}
+	env := envFlags{cmd}
+	str, integer := env.String, env.Int
 	str(&opts.Cluster, "cluster", instanceapi.EnvCluster, "", "name of the cluster")
 	str(&opts.Namespace, "namespace", instanceapi.EnvPodNamespace, "", "namespace of the cluster")
 	str(&opts.Name, "name", instanceapi.EnvPodName, "", "name of this member: its pod's name")
@@ -105,8 +93,6 @@ variable named in its help.`,
 	f.StringVar(&opts.Archive, "archive", os.Getenv(instanceapi.EnvArchive), "how WAL is archived: "+instanceapi.ArchivePgBackRest+" (archive-push and archive-get, configured by pgBackRest's own environment), or not at all when empty ($"+instanceapi.EnvArchive+")")
 	f.BoolVar(&opts.NoSync, "nosync", os.Getenv(instanceapi.EnvNoSync) == "true", "never choose this member as synchronous standby ($"+instanceapi.EnvNoSync+")")
 	f.StringToStringVar(&opts.Tags, "tag", instance.ParseTags(os.Getenv(instanceapi.EnvTags)), "a tag KEY=VALUE that health checks with ?tag_KEY=VALUE compare, as Patroni's tags ($"+instanceapi.EnvTags+": KEY=VALUE,...); noloadbalance=true keeps the member out of /replica")
-	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
-	zapOptions.BindFlags(logFlags)
-	f.AddGoFlagSet(logFlags)
+	logFlags(cmd, &zapOptions)
 	return cmd
 }

@@ -19,7 +19,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newControllerCommand(), newAPIServerCommand(), newInstanceCommand(), newCopyToCommand(), newVersionCommand())
+	root.AddCommand(newControllerCommand(), newAPIServerCommand(), newInstanceCommand(), newRepoHostCommand(), newBackRestServerCommand(),
+		newCopyToCommand(), newVersionCommand())
 
 	if err := root.ExecuteContext(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "postgres-operator:", err)

@@ -177,7 +177,7 @@ func (s *Server) deleteBackup(ctx context.Context, r *request) (any, error) {
 	if _, err := api.Expire(ctx, repohostapi.ExpireRequest{Repo: key, Set: label}); err != nil {
 		return nil, fmt.Errorf("expiring backup %s: %w", label, err)
 	}
-	s.Log.Info("backup expired", "cluster", c.Name, "namespace", c.Namespace, "label", label, "repo", key, "user", r.user.name)
+	s.Log.Info("backup expired", "cluster", c.Name, "namespace", c.Namespace, "label", label, "repo", key, "user", r.user.Name)
 	return pgoapi.DeleteBackupResponse{Name: c.Name, Label: label, Repo: fmt.Sprintf("repo%d", key),
 		Message: fmt.Sprintf("expired backup %s (and the backups that depend on it) in repo%d of cluster %s", label, key, c.Name)}, nil
 }

@@ -137,7 +137,7 @@ func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *
 	defer func() { o.backups = st }()
 	retry := func(err error, what string) {
 		o.backupsFailing = what + ": " + err.Error()
-		if !errors.Is(err, errRepoHostDown) {
+		if !errors.Is(err, repohostapi.ErrDown) {
 			r.event(c, corev1.EventTypeWarning, "BackupsFailed", "Backup", "%s", o.backupsFailing)
 		}
 		if o.recheck == 0 || o.recheck > backupsRecheck {
@@ -149,7 +149,7 @@ func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *
 		if primary == "" || !podReady(o.pods[primary]) {
 			return
 		}
-		api, err := RepoHostAPI(ctx, r.Client, c, repoHostTimeout)
+		api, err := repohostapi.ForCluster(ctx, r.Client, c, repoHostTimeout)
 		if err != nil {
 			retry(err, "creating the stanza")
 			return

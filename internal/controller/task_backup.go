@@ -82,7 +82,7 @@ func repoNames(repos []pgov1.PGBackupRepo) string {
 // (after a lost answer, or a restart of the operator) is safe: the task's
 // name is the backup's id.
 func startBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
-	api, err := RepoHostAPI(ctx, tc.client, tc.cluster, repoHostTimeout)
+	api, err := repohostapi.ForCluster(ctx, tc.client, tc.cluster, repoHostTimeout)
 	if err != nil {
 		return stepResult{}, err
 	}
@@ -110,7 +110,7 @@ func startBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
 
 // awaitBackup follows the backup until it ends.
 func awaitBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
-	api, err := RepoHostAPI(ctx, tc.client, tc.cluster, repoHostTimeout)
+	api, err := repohostapi.ForCluster(ctx, tc.client, tc.cluster, repoHostTimeout)
 	if err != nil {
 		return stepResult{}, err
 	}
@@ -164,7 +164,7 @@ func refreshRepoStatus(ctx context.Context, c client.Client, cluster *pgov1.PGCl
 // readRepos reads `pgbackrest info` from the repository host: each
 // repository's status and backups.
 func readRepos(ctx context.Context, c client.Reader, cluster *pgov1.PGCluster) ([]pgov1.PGRepoStatus, error) {
-	api, err := RepoHostAPI(ctx, c, cluster, repoHostTimeout)
+	api, err := repohostapi.ForCluster(ctx, c, cluster, repoHostTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ var workflows = map[pgov1.TaskType]workflow{
 	// Operations the task carries out itself.
 	pgov1.TaskSwitchover: failoverWorkflow,
 	pgov1.TaskFailover:   failoverWorkflow,
-	pgov1.TaskBackup: backupWorkflow,
+	pgov1.TaskBackup:     backupWorkflow,
 	pgov1.TaskRestart: {
 		{Name: "rolling restart requested", Timeout: time.Minute, Retries: 3, Run: requestRestart},
 		{Name: "pods restarted", Timeout: time.Hour, Retries: observeRetries, Run: waitFor(podsRestarted, observeRollout)},

@@ -8,13 +8,12 @@ package instanceapi
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"net/http"
 	"time"
 
 	"pgo.dev/pgo/internal/ha"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pki"
 )
 
 // Information.
@@ -140,18 +139,10 @@ func ServerName(member, cluster, namespace string) string {
 // ClientTLS is the TLS configuration of a caller of a cluster's members:
 // their certificate must be the cluster CA's (caPEM) and name serverName.
 func ClientTLS(caPEM []byte, serverName string) (*tls.Config, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("the cluster's CA is not a PEM certificate")
-	}
-	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
+	return pki.ClientTLS(caPEM, serverName)
 }
 
 // Client is an HTTP client for the REST API of a cluster's members.
 func Client(caPEM []byte, serverName string, timeout time.Duration) (*http.Client, error) {
-	cfg, err := ClientTLS(caPEM, serverName)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}, nil
+	return pki.HTTPSClient(caPEM, serverName, timeout)
 }

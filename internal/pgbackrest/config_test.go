@@ -1,4 +1,4 @@
-package pgbackrest_test
+package pgbackrest
 
 import (
 	"flag"
@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	. "pgo.dev/pgo/internal/pgbackrest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -1,4 +1,4 @@
-package pgbackrest_test
+package pgbackrest
 
 import (
 	"os"
@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	. "pgo.dev/pgo/internal/pgbackrest"
 )
 
 // testdata/info.json is real `pgbackrest info --output=json` output,
@@ -88,4 +86,13 @@ func TestParseInfo(t *testing.T) {
 	if _, err := ParseInfo([]byte("ERROR: [055]")); err == nil {
 		t.Error("ParseInfo took text that is not JSON")
 	}
+}
+
+// types are the types of backups, in order.
+func types(backups []BackupInfo) []string {
+	out := make([]string, len(backups))
+	for i, b := range backups {
+		out[i] = b.Type
+	}
+	return out
 }

@@ -2,7 +2,10 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -62,4 +65,24 @@ func (k *KeyPairFiles) Current() (*tls.Certificate, error) {
 // GetCertificate is Current as a tls.Config wants it.
 func (k *KeyPairFiles) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return k.Current()
+}
+
+// ClientTLS is the TLS configuration of a caller of a cluster's servers:
+// their certificate must be the cluster CA's (caPEM) and name serverName.
+func ClientTLS(caPEM []byte, serverName string) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("the cluster's CA is not a PEM certificate")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
+}
+
+// HTTPSClient is an HTTP client of a cluster's HTTPS servers (ClientTLS),
+// each request limited to timeout.
+func HTTPSClient(caPEM []byte, serverName string, timeout time.Duration) (*http.Client, error) {
+	cfg, err := ClientTLS(caPEM, serverName)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}, nil
 }

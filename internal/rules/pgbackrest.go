@@ -267,18 +267,34 @@ func BackupOptions(s string) (Backup, string) {
 				return b, fmt.Sprintf("--repo=%s is not a repository number from 1 to %d", value, MaxRepos)
 			}
 			b.Repo = pgov1.RepoName("repo" + value)
-		case len(w) > MaxBackRestOptionLength:
-			return b, fmt.Sprintf("%s is %d characters long; give options of at most %d", name, len(w), MaxBackRestOptionLength)
-		case backupOption.MatchString(w):
-			b.Options = append(b.Options, w)
-		case managedOption.MatchString(w) || name == "--cmd" || name == "--backup-standby":
-			return b, name + " is set by pgo; remove it"
 		default:
-			return b, name + " is not an option pgo passes to pgbackrest backup; " + backupOptionsAllowed
+			if why := BackupOption(w); why != "" {
+				return b, why
+			}
+			b.Options = append(b.Options, w)
 		}
 	}
 	if len(b.Options) > MaxBackRestOptions {
 		return b, fmt.Sprintf("there are %d options besides --type and --repo; give at most %d", len(b.Options), MaxBackRestOptions)
 	}
 	return b, ""
+}
+
+// BackupOption checks one option a backup passes on to pgbackrest backup
+// (besides its type and repository): the allow-list BackupOptionPattern,
+// which the CRD's rule on spec.backup.options and the repository host
+// apply too.
+func BackupOption(o string) string {
+	name, _, _ := strings.Cut(o, "=")
+	switch {
+	case !backRestOption.MatchString(o):
+		return fmt.Sprintf("%q is not a pgBackRest long option; give options such as --start-fast", o)
+	case len(o) > MaxBackRestOptionLength:
+		return fmt.Sprintf("%s is %d characters long; give options of at most %d", name, len(o), MaxBackRestOptionLength)
+	case backupOption.MatchString(o):
+		return ""
+	case managedOption.MatchString(o) || name == "--cmd" || name == "--backup-standby" || name == "--type":
+		return name + " is set by pgo; remove it"
+	}
+	return name + " is not an option pgo passes to pgbackrest backup; " + backupOptionsAllowed
 }

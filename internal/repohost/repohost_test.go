@@ -128,8 +128,9 @@ func TestRepositoryHost(t *testing.T) {
 		{repohostapi.BackupRequest{ID: "Bad_ID", Type: "full", Repo: 1}, "is not a Kubernetes object's name"},
 		{repohostapi.BackupRequest{ID: "x", Type: "snapshot", Repo: 1}, "is not full, diff or incr"},
 		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 5}, "is not a repository number"},
-		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 1, Options: []string{"--repo1-path=/elsewhere"}}, "is not an option pgo passes"},
-		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 1, Options: []string{"--cmd=/bin/sh"}}, "is not an option pgo passes"},
+		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 1, Options: []string{"--repo1-path=/elsewhere"}}, "--repo1-path is set by pgo"},
+		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 1, Options: []string{"--cmd=/bin/sh"}}, "--cmd is set by pgo"},
+		{repohostapi.BackupRequest{ID: "x", Type: "full", Repo: 1, Options: []string{"--exclude=base"}}, "is not an option pgo passes"},
 	} {
 		_, err := h.api.StartBackup(ctx, c.req)
 		wantStatus(t, "backup "+c.req.ID, err, http.StatusBadRequest, c.says)

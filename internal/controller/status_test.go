@@ -2,6 +2,8 @@ package controller
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"pgo.dev/pgo/internal/dcs"
 	"pgo.dev/pgo/internal/ha"
 	"pgo.dev/pgo/internal/naming"
+	"pgo.dev/pgo/internal/pgbackrest"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -156,5 +159,28 @@ func TestWALArchivingCondition(t *testing.T) {
 	}
 	if st.Instances[0].DataSource != "initdb" {
 		t.Errorf("data source %q", st.Instances[0].DataSource)
+	}
+}
+
+// The status of each repository, from real pgbackrest info output: one
+// that holds the stanza shows its backups, one that does not says so.
+func TestRepoStatuses(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "pgbackrest", "testdata", "info.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stanzas, err := pgbackrest.ParseInfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := pgbackrest.Find(stanzas, pgbackrest.Stanza)
+	got := repoStatuses(s, []pgov1.PGBackupRepo{{Name: "repo1"}, {Name: "repo2"}})
+	r1, r2 := got[0], got[1]
+	if r1.Status != "ok" || r1.Cipher != "none" || r1.Backups != 3 || r1.LastFull == nil || r1.LastDiff == nil || r1.LastIncr == nil ||
+		!r1.LastIncr.After(r1.LastFull.Time) || r1.WALMin != "000000010000000000000001" || r1.WALMax != "000000010000000000000008" {
+		t.Errorf("repo1: %+v", r1)
+	}
+	if r2.Status != "no stanza yet" || r2.Backups != 0 || r2.LastFull != nil {
+		t.Errorf("repo2: %+v", r2)
 	}
 }

@@ -56,6 +56,14 @@ func TestBadInput(t *testing.T) {
 		{"wait timeout", []string{"create", "cluster", "hacluster", "--wait", "--wait-timeout=0s"}, "--wait-timeout 0s must be positive"},
 		{"namespace", []string{"create", "cluster", "hacluster", "-n", "Bad_NS"}, `namespace "Bad_NS" is invalid`},
 
+		// backups
+		{"backup opts", []string{"backup", "hacluster", "--backup-opts=--type=weekly"}, "--backup-opts: --type=weekly is not one of full, diff, incr"},
+		{"backup opts owned", []string{"backup", "hacluster", "--backup-opts=--stanza=x"}, "--backup-opts: --stanza is set by pgo; remove it"},
+		{"backup opts not allowed", []string{"backup", "hacluster", "--backup-opts=--exclude=base"}, "--exclude is not an option pgo passes to pgbackrest backup"},
+		{"backup repo", []string{"backup", "hacluster", "--repo=repo5"}, `--repo "repo5" is not a repository`},
+		{"delete backup without target", []string{"delete", "backup", "hacluster", "--no-prompt"}, "--target is required"},
+		{"delete backup repo", []string{"delete", "backup", "hacluster", "--target=x", "--repo=2", "--no-prompt"}, `--repo "2" is not a repository`},
+
 		// show, test
 		{"show cluster nothing", []string{"show", "cluster"}, "give cluster names or --all"},
 		{"show cluster both", []string{"show", "cluster", "hacluster", "--all"}, "give cluster names or --all (or --selector), not both"},

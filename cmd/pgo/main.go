@@ -109,6 +109,7 @@ the file ~/.pgouser ("username:password").`,
 	addUserCommands(a, create, show, update, del)
 	addPgouserCommands(a, create, show, update, del)
 	addPgoroleCommands(a, create, show, update, del)
+	addBackupCommands(a, root, show, del)
 	addWorkflowCommands(a, show)
 	addStatusCommands(a, root)
 	return root

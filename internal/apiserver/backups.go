@@ -65,7 +65,7 @@ func (s *Server) createBackup(ctx context.Context, r *request) (any, error) {
 	}
 	task := taskName(c.Name, pgov1.TaskBackup, id)
 	return pgoapi.CreateBackupResponse{Name: c.Name, Task: task, Type: string(b.Type), Repo: string(repo), WorkflowID: id,
-		Message: fmt.Sprintf("created PGTask %s: a %s backup of cluster %s to %s", task, b.Type, c.Name, repo)}, nil
+		Message: fmt.Sprintf("created PGTask %s: backup (%s) of cluster %s to %s", task, b.Type, c.Name, repo)}, nil
 }
 
 func repoList(repos []pgov1.PGBackupRepo) string {

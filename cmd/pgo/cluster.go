@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgoapi"
@@ -28,6 +29,54 @@ type createClusterFlags struct {
 	password       secretFlag
 	s3KeySecret    secretFlag
 	askS3KeySecret bool
+	// repos are the --pgbackrest-repoN-* flags, by repository.
+	repos [2]repoFlags
+}
+
+// repoFlags are the options of one repository of a new cluster.
+type repoFlags struct {
+	retentionFull, retentionDiff int32
+	retentionFullType            string
+	encrypted                    bool
+}
+
+// add registers --pgbackrest-repoN-retention-full, -retention-full-type,
+// -retention-diff and -encrypted.
+func (r *repoFlags) add(fl *pflag.FlagSet, repo string) {
+	fl.Int32Var(&r.retentionFull, "pgbackrest-"+repo+"-retention-full", 0, "full backups "+repo+" keeps (or days, with --pgbackrest-"+repo+"-retention-full-type=time); all when 0")
+	fl.StringVar(&r.retentionFullType, "pgbackrest-"+repo+"-retention-full-type", "", "count (default) or time: how --pgbackrest-"+repo+"-retention-full counts")
+	fl.Int32Var(&r.retentionDiff, "pgbackrest-"+repo+"-retention-diff", 0, "differential backups "+repo+" keeps; all when 0")
+	fl.BoolVar(&r.encrypted, "pgbackrest-"+repo+"-encrypted", false, "encrypt "+repo+" (aes-256-cbc, with a passphrase pgo generates and keeps in a Secret)")
+}
+
+// options are the repository's options for the request, if any was given.
+func (r *repoFlags) options(cmd *cobra.Command, repo string) (pgoapi.RepoOptions, bool, error) {
+	o := pgoapi.RepoOptions{Name: repo, RetentionFullType: r.retentionFullType, Encrypted: r.encrypted}
+	given := false
+	for _, n := range []struct {
+		flag  string
+		value int32
+		into  **int32
+	}{{"retention-full", r.retentionFull, &o.RetentionFull}, {"retention-diff", r.retentionDiff, &o.RetentionDiff}} {
+		flag := "pgbackrest-" + repo + "-" + n.flag
+		if !cmd.Flags().Changed(flag) {
+			continue
+		}
+		if err := invalidNumber("--"+flag, int(n.value), rules.Retention(int(n.value))); err != nil {
+			return o, false, err
+		}
+		v := n.value
+		*n.into, given = &v, true
+	}
+	if r.retentionFullType != "" {
+		if err := checkEnum("--pgbackrest-"+repo+"-retention-full-type", r.retentionFullType, rules.RetentionTypes...); err != nil {
+			return o, false, err
+		}
+		if o.RetentionFull == nil {
+			return o, false, fmt.Errorf("--pgbackrest-%s-retention-full-type needs --pgbackrest-%s-retention-full", repo, repo)
+		}
+	}
+	return o, given || r.encrypted || r.retentionFullType != "", nil
 }
 
 func addClusterCommands(a *app, root, create, show, update, del *cobra.Command) {
@@ -65,6 +114,15 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 			}
 			if err := f.checkSecrets(cmd, a.terminal); err != nil {
 				return err
+			}
+			for i, repo := range []string{"repo1", "repo2"} {
+				o, given, err := f.repos[i].options(cmd, repo)
+				if err != nil {
+					return err
+				}
+				if given {
+					f.req.PgBackRestRepos = append(f.req.PgBackRestRepos, o)
+				}
 			}
 			req, err := f.request()
 			if err != nil {
@@ -136,6 +194,10 @@ func newCreateClusterCommand(a *app) *cobra.Command {
 	fl.StringVar(&r.PgBackRestS3URIStyle, "pgbackrest-s3-uri-style", "", "host (default) or path")
 	fl.BoolVar(&f.verifyTLS, "pgbackrest-s3-verify-tls", true, "verify the S3 endpoint's certificate")
 	fl.StringVar(&r.PgBackRestS3CASecret, "pgbackrest-s3-ca-secret", "", "Secret with the S3 endpoint's CA certificate (key aws-s3-ca.crt)")
+	fl.StringVar(&r.PgBackRestPVCSize, "pgbackrest-pvc-size", "", "size of the volume repository (default: --pvc-size)")
+	fl.StringVar(&r.PgBackRestStorageConfig, "pgbackrest-storage-config", "", "StorageClass of the volume repository")
+	f.repos[0].add(fl, "repo1")
+	f.repos[1].add(fl, "repo2")
 	fl.StringVar(&r.RestoreFrom, "restore-from", "", "create the cluster from the backups of this cluster")
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "pgBackRest restore options for --restore-from, such as \"--type=time --target='2026-11-27 11:59:59+00'\"")
 	f.wait.add(cmd)
@@ -203,6 +265,7 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 		{"--cpu-limit", r.CPULimit, rules.ExampleCPU},
 		{"--memory-limit", r.MemoryLimit, rules.ExampleMemory},
 		{"--pvc-size", r.PVCSize, rules.ExampleSize},
+		{"--pgbackrest-pvc-size", r.PgBackRestPVCSize, rules.ExampleSize},
 		{"--wal-storage-size", r.WALStorageSize, rules.ExampleSize},
 	} {
 		if err := checkQuantity(q.flag, q.value, q.example); err != nil {
@@ -217,6 +280,7 @@ func (f *createClusterFlags) request() (pgoapi.CreateClusterRequest, error) {
 	}
 	for _, o := range []struct{ flag, value string }{
 		{"--storage-config", r.StorageConfig},
+		{"--pgbackrest-storage-config", r.PgBackRestStorageConfig},
 		{"--replica-storage-config", r.ReplicaStorageConfig},
 		{"--wal-storage-config", r.WALStorageConfig},
 		{"--server-ca-secret", r.ServerCASecret},

@@ -99,6 +99,8 @@ func TestGolden(t *testing.T) {
 				"--pgbackrest-storage-type=posix,s3", "--pgbackrest-s3-bucket=backups", "--pgbackrest-s3-endpoint=s3.example.com:9000",
 				"--pgbackrest-s3-region=us-east-1", "--pgbackrest-s3-key=AKIAEXAMPLE", "--pgbackrest-s3-key-secret-stdin",
 				"--pgbackrest-s3-uri-style=path", "--pgbackrest-s3-verify-tls=false", "--pgbackrest-s3-ca-secret=s3-ca",
+				"--pgbackrest-pvc-size=50Gi", "--pgbackrest-storage-config=backup", "--pgbackrest-repo1-retention-full=2",
+				"--pgbackrest-repo1-retention-diff=7", "--pgbackrest-repo2-retention-full=14", "--pgbackrest-repo2-retention-full-type=time", "--pgbackrest-repo2-encrypted",
 				"--restore-from=oldcluster", "--restore-opts=--type=time \"--target=2026-11-27 11:59:59+00\"",
 			},
 			stdin:  "examplesecret\n",

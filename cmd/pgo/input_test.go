@@ -57,6 +57,11 @@ func TestBadInput(t *testing.T) {
 		{"namespace", []string{"create", "cluster", "hacluster", "-n", "Bad_NS"}, `namespace "Bad_NS" is invalid`},
 
 		// backups
+		{"backrest pvc size", []string{"create", "cluster", "hacluster", "--pgbackrest-pvc-size=big"}, `--pgbackrest-pvc-size "big" is not a quantity`},
+		{"backrest storage class", []string{"create", "cluster", "hacluster", "--pgbackrest-storage-config=Fast_Disks"}, `--pgbackrest-storage-config "Fast_Disks" is not a valid Kubernetes object name`},
+		{"retention", []string{"create", "cluster", "hacluster", "--pgbackrest-repo1-retention-full=0"}, "--pgbackrest-repo1-retention-full 0 is out of range; give 1 to 9999999"},
+		{"retention type", []string{"create", "cluster", "hacluster", "--pgbackrest-repo1-retention-full=2", "--pgbackrest-repo1-retention-full-type=weeks"}, `--pgbackrest-repo1-retention-full-type "weeks" is not one of count, time`},
+		{"retention type alone", []string{"create", "cluster", "hacluster", "--pgbackrest-repo2-retention-full-type=time"}, "--pgbackrest-repo2-retention-full-type needs --pgbackrest-repo2-retention-full"},
 		{"backup opts", []string{"backup", "hacluster", "--backup-opts=--type=weekly"}, "--backup-opts: --type=weekly is not one of full, diff, incr"},
 		{"backup opts owned", []string{"backup", "hacluster", "--backup-opts=--stanza=x"}, "--backup-opts: --stanza is set by pgo; remove it"},
 		{"backup opts not allowed", []string{"backup", "hacluster", "--backup-opts=--exclude=base"}, "--exclude is not an option pgo passes to pgbackrest backup"},

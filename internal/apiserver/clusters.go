@@ -327,9 +327,9 @@ func (s *Server) createCluster(ctx context.Context, r *request) (any, error) {
 			refs.add("pgBackRestS3CASecret", "Secret %s does not exist in namespace %s", req.PgBackRestS3CASecret, ns)
 		} else if err != nil {
 			return nil, err
-		} else if s3CA = sec.Data[keyS3CA]; len(s3CA) == 0 {
+		} else if s3CA = sec.Data[specs.KeyS3CA]; len(s3CA) == 0 {
 			if s3CA = sec.Data[naming.KeyCACert]; len(s3CA) == 0 {
-				refs.add("pgBackRestS3CASecret", "Secret %s has no key %s or %s with the CA certificate", req.PgBackRestS3CASecret, keyS3CA, naming.KeyCACert)
+				refs.add("pgBackRestS3CASecret", "Secret %s has no key %s or %s with the CA certificate", req.PgBackRestS3CASecret, specs.KeyS3CA, naming.KeyCACert)
 			}
 		}
 	}

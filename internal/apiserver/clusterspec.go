@@ -12,6 +12,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
 	"pgo.dev/pgo/internal/rules"
+	"pgo.dev/pgo/internal/specs"
 )
 
 // Defaults of `pgo create cluster`.
@@ -21,10 +22,6 @@ const (
 	// s3SecretSuffix names the Secret that holds a cluster's S3
 	// credentials: "<cluster>-pgbackrest-s3".
 	s3SecretSuffix = "-pgbackrest-s3"
-	// Keys of the S3 credentials Secret, as pgBackRest's options.
-	keyS3Key       = "aws-s3-key"
-	keyS3KeySecret = "aws-s3-key-secret"
-	keyS3CA        = "aws-s3-ca.crt"
 	// customHBAKey is the entry of a custom configuration ConfigMap that
 	// holds pg_hba.conf rules, one per line; every other entry is a
 	// PostgreSQL setting.
@@ -294,7 +291,12 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 		for _, f := range names {
 			c.add(f, "needs pgBackRestStorageType s3 or posix,s3")
 		}
-		return nil, nil // the controller's default: one volume repository
+		if req.PgBackRestPVCSize == "" && req.PgBackRestStorageConfig == "" && len(req.PgBackRestRepos) == 0 {
+			return nil, nil // the controller's default: one volume repository
+		}
+		spec := &pgov1.PGBackupsSpec{Repos: []pgov1.PGBackupRepo{{Name: "repo1", Volume: repoVolume(c, req, pvc)}}}
+		repoOptions(c, req.PgBackRestRepos, spec)
+		return spec, nil
 	}
 	for _, f := range []string{"pgBackRestS3Bucket", "pgBackRestS3Endpoint", "pgBackRestS3Region", "pgBackRestS3Key", "pgBackRestS3KeySecret"} {
 		if s3Fields[f] == "" {
@@ -312,8 +314,8 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 	c.objectName("pgBackRestS3CASecret", req.PgBackRestS3CASecret)
 
 	spec := &pgov1.PGBackupsSpec{}
-	if posix && pvc != nil {
-		spec.Repos = append(spec.Repos, pgov1.PGBackupRepo{Name: "repo1", Volume: &pgov1.PGStorage{Size: *pvc}})
+	if posix {
+		spec.Repos = append(spec.Repos, pgov1.PGBackupRepo{Name: "repo1", Volume: repoVolume(c, req, pvc)})
 	}
 	name := pgov1.RepoName(fmt.Sprintf("repo%d", len(spec.Repos)+1))
 	spec.Repos = append(spec.Repos, pgov1.PGBackupRepo{Name: name, S3: &pgov1.PGS3Repo{
@@ -321,9 +323,15 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 		URIStyle: pgov1.URIStyle(req.PgBackRestS3URIStyle), VerifyTLS: req.PgBackRestS3VerifyTLS,
 		CredentialsSecret: pgov1.ObjectName(s3Secret(req.Name)),
 	}})
-	data := map[string][]byte{keyS3Key: []byte(req.PgBackRestS3Key), keyS3KeySecret: []byte(req.PgBackRestS3KeySecret)}
+	for _, f := range []string{"pgBackRestS3Key", "pgBackRestS3KeySecret"} {
+		if v := s3Fields[f]; v != "" {
+			c.rule(f, "(hidden)", rules.S3Key(v))
+		}
+	}
+	repoOptions(c, req.PgBackRestRepos, spec)
+	data := map[string][]byte{specs.KeyS3Key: []byte(req.PgBackRestS3Key), specs.KeyS3KeySecret: []byte(req.PgBackRestS3KeySecret)}
 	if len(s3CA) > 0 {
-		data[keyS3CA] = s3CA
+		data[specs.KeyS3CA] = s3CA
 	}
 	secret := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -332,6 +340,54 @@ func backupsFrom(c *checks, ns string, req pgoapi.CreateClusterRequest, pvc *res
 		Data:       data,
 	}
 	return spec, secret
+}
+
+// repoVolume is the volume of a new cluster's volume repository: as large
+// as its data volumes unless told.
+func repoVolume(c *checks, req pgoapi.CreateClusterRequest, pvc *resource.Quantity) *pgov1.PGStorage {
+	v := &pgov1.PGStorage{}
+	if pvc != nil {
+		v.Size = *pvc
+	}
+	if req.PgBackRestPVCSize != "" {
+		if q := c.quantity("pgBackRestPVCSize", req.PgBackRestPVCSize, rules.ExampleSize); q != nil {
+			v.Size = *q
+		}
+	}
+	if req.PgBackRestStorageConfig != "" {
+		c.objectName("pgBackRestStorageConfig", req.PgBackRestStorageConfig)
+		v.StorageClassName = &req.PgBackRestStorageConfig
+	}
+	return v
+}
+
+// repoOptions applies the options of each repository: retention and
+// encryption.
+func repoOptions(c *checks, opts []pgoapi.RepoOptions, spec *pgov1.PGBackupsSpec) {
+	for i, o := range opts {
+		field := fmt.Sprintf("pgBackRestRepos[%d]", i)
+		j := slices.IndexFunc(spec.Repos, func(r pgov1.PGBackupRepo) bool { return string(r.Name) == o.Name })
+		if j < 0 {
+			c.add(field+".name", "%s is not a repository of the cluster; it has %s", o.Name, repoList(spec.Repos))
+			continue
+		}
+		r := &spec.Repos[j]
+		r.Encrypted = o.Encrypted
+		if o.RetentionFull == nil && o.RetentionDiff == nil && o.RetentionFullType == "" {
+			continue
+		}
+		r.Retention = &pgov1.PGRetention{Full: o.RetentionFull, Diff: o.RetentionDiff, FullType: pgov1.RetentionType(o.RetentionFullType)}
+		if o.RetentionFull != nil {
+			c.number(field+".retentionFull", int(*o.RetentionFull), rules.Retention(int(*o.RetentionFull)))
+		}
+		if o.RetentionDiff != nil {
+			c.number(field+".retentionDiff", int(*o.RetentionDiff), rules.Retention(int(*o.RetentionDiff)))
+		}
+		c.enum(field+".retentionFullType", o.RetentionFullType, rules.RetentionTypes)
+		if o.RetentionFullType != "" && o.RetentionFull == nil {
+			c.add(field+".retentionFullType", "needs retentionFull")
+		}
+	}
 }
 
 // restoreOptions reads `--restore-opts` into the data source, as pgo reads

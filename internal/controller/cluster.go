@@ -253,7 +253,9 @@ func (r *ClusterReconciler) reconcile(ctx context.Context, req ctrl.Request, c *
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	r.backups(ctx, c, &o)
+	if err := r.backups(ctx, c, &o); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.updateStatus(ctx, c, o); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -2,9 +2,7 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +14,6 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/postgres"
-	"pgo.dev/pgo/internal/repohostapi"
 	"pgo.dev/pgo/internal/specs"
 )
 
@@ -117,80 +114,36 @@ func (r *ClusterReconciler) removeBackups(ctx context.Context, c *pgov1.PGCluste
 	return r.keepOrDelete(ctx, &corev1.Secret{}, client.ObjectKey{Namespace: c.Namespace, Name: naming.BackRestSecret(c.Name)}, keep)
 }
 
-// repoRefresh is how often pgo reads the repositories into a cluster's
-// status, besides after each backup (backups made by hand show too).
-const repoRefresh = 10 * time.Minute
-
-// backups creates the stanza once the repository host and the primary
-// run, then the first full backup, so that replicas and clones can
-// restore from the start; and it reads the repositories into the status
-// now and then. What it finds goes into o.backups; a failure is told in
-// BackupsReady and tried again.
-func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *observed) {
+// backups starts the first full backup once the repository host and the
+// primary run, so that replicas and clones can restore from the start. Its
+// task creates the stanza first (as every backup task does when it is
+// missing): the reconciler itself never waits on the repository host.
+func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *observed) error {
 	if c.Spec.Shutdown || o.backupProblem != "" || !podReady(o.repoHost) {
-		return
+		return nil
+	}
+	if c.Status.Backups != nil && c.Status.Backups.InitialBackup != "" {
+		return nil
+	}
+	if primary := leader(o.lease, o.now); primary == "" || !podReady(o.pods[primary]) {
+		return nil
+	}
+	t := initialBackup(c)
+	if err := controllerutil.SetControllerReference(c, t, r.Scheme); err != nil {
+		return err
+	}
+	if err := r.Client.Create(ctx, t); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the task of the first backup: %w", err)
 	}
 	st := c.Status.Backups.DeepCopy()
 	if st == nil {
 		st = &pgov1.PGBackupsStatus{}
 	}
-	defer func() { o.backups = st }()
-	retry := func(err error, what string) {
-		o.backupsFailing = what + ": " + err.Error()
-		if !errors.Is(err, repohostapi.ErrDown) {
-			r.event(c, corev1.EventTypeWarning, "BackupsFailed", "Backup", "%s", o.backupsFailing)
-		}
-		if o.recheck == 0 || o.recheck > backupsRecheck {
-			o.recheck = backupsRecheck
-		}
-	}
-	if !st.StanzaCreated {
-		primary := leader(o.lease, o.now)
-		if primary == "" || !podReady(o.pods[primary]) {
-			return
-		}
-		api, err := repohostapi.ForCluster(ctx, r.Client, c, repoHostTimeout)
-		if err != nil {
-			retry(err, "creating the stanza")
-			return
-		}
-		var repos []int
-		for _, repo := range specs.Repos(c) {
-			repos = append(repos, specs.RepoIndex(repo.Name))
-		}
-		reply, err := api.Stanza(ctx, repohostapi.StanzaRequest{Repos: repos})
-		if err != nil {
-			retry(err, "creating the stanza")
-			return
-		}
-		st.StanzaCreated = true
-		r.event(c, corev1.EventTypeNormal, "StanzaCreated", "Backup", "%s", reply.Message)
-	}
-	if st.InitialBackup == "" {
-		t := initialBackup(c)
-		if err := controllerutil.SetControllerReference(c, t, r.Scheme); err != nil {
-			retry(err, "the first backup")
-			return
-		}
-		if err := r.Client.Create(ctx, t); err != nil && !apierrors.IsAlreadyExists(err) {
-			retry(err, "creating the task of the first backup")
-			return
-		}
-		st.InitialBackup = t.Name
-		r.event(c, corev1.EventTypeNormal, "BackupRequested", "Backup", "the first full backup runs as PGTask %s", t.Name)
-	}
-	if st.RefreshTime == nil || o.now.Sub(st.RefreshTime.Time) >= repoRefresh {
-		repos, err := readRepos(ctx, r.Client, c)
-		if err != nil {
-			retry(err, "reading the repositories")
-			return
-		}
-		st.Repos, st.RefreshTime = repos, &metav1.Time{Time: o.now}
-	}
+	st.InitialBackup = t.Name
+	o.backups = st
+	r.event(c, corev1.EventTypeNormal, "BackupRequested", "Backup", "the first full backup runs as PGTask %s", t.Name)
+	return nil
 }
-
-// backupsRecheck is how soon a failed step of the backups is tried again.
-const backupsRecheck = 30 * time.Second
 
 // initialBackup is the task of a cluster's first full backup, to its first
 // repository, started at once (--start-fast).

@@ -27,9 +27,8 @@ type observed struct {
 	progressing string
 	// resizeBlocked says why a larger volume could not be applied.
 	resizeBlocked string
-	// backupProblem says what keeps the repository host from running;
-	// backupsFailing what failed in talking to it.
-	backupProblem, backupsFailing string
+	// backupProblem says what keeps the repository host from running.
+	backupProblem string
 	// repoHost is the repository host's pod.
 	repoHost *corev1.Pod
 	// backups are the backups' status as pgo changed it in this pass.
@@ -210,10 +209,8 @@ func backupsReady(c *pgov1.PGCluster, o observed, st *pgov1.PGBackupsStatus) (re
 		return "RepoHostNotConfigured", o.backupProblem
 	case !podReady(o.repoHost):
 		return "RepoHostNotReady", "waiting for the repository host " + naming.PodOfInstance(naming.RepoHost(c.Name))
-	case (st == nil || !st.StanzaCreated) && o.backupsFailing != "":
-		return "StanzaNotCreated", o.backupsFailing
 	case st == nil || !st.StanzaCreated:
-		return "StanzaNotCreated", "waiting for the primary to create the stanza"
+		return "StanzaNotCreated", "waiting for the first backup's task to create the stanza"
 	}
 	return "", ""
 }

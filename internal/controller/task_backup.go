@@ -23,7 +23,8 @@ import (
 // replicas' lag), and expires what retention no longer keeps afterwards.
 // The backup's log is the repository host's (kubectl logs).
 var backupWorkflow = workflow{
-	{Name: "repository ready", Timeout: 30 * time.Minute, Retries: observeRetries, Run: awaitStanza},
+	// A new cluster's stanza is created by its first backup's task.
+	{Name: "stanza ready", Timeout: 30 * time.Minute, Retries: 10, Run: ensureStanza},
 	{Name: "backup started", Timeout: 10 * time.Minute, Retries: 10, Run: startBackup},
 	// A large cluster's full backup takes hours.
 	{Name: "backup completed", Timeout: 24 * time.Hour, Retries: 20, Run: awaitBackup},
@@ -34,20 +35,47 @@ var backupWorkflow = workflow{
 // a stanza and reading S3 repositories take seconds.
 const repoHostTimeout = 2 * time.Minute
 
-// awaitStanza waits until the repository host runs and the stanza exists.
-func awaitStanza(_ context.Context, tc *taskContext) (stepResult, error) {
+// ensureStanza creates the stanza when the cluster's status does not say
+// it exists yet: once the repository host and the primary run. Creating it
+// again does nothing, so a lost answer is safe.
+func ensureStanza(ctx context.Context, tc *taskContext) (stepResult, error) {
 	c := tc.cluster
 	if r := specs.Repos(c); !hasRepo(r, backupRepo(tc.task)) {
 		return stepResult{}, permanent(fmt.Errorf("cluster %s has no repository %s; it has %s", c.Name, backupRepo(tc.task), repoNames(r)))
 	}
-	if cond := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterBackupsReady); cond == nil || cond.Status != metav1.ConditionTrue {
-		why := "waiting for the repository host"
-		if cond != nil {
-			why = cond.Message
-		}
-		return notYet(observeInterval, "%s", why), nil
+	if c.Status.Backups != nil && c.Status.Backups.StanzaCreated {
+		return done("the stanza exists"), nil
 	}
-	return done("the stanza exists"), nil
+	if cond := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterBackupsReady); cond != nil && cond.Reason != "StanzaNotCreated" {
+		return notYet(observeInterval, "%s", cond.Message), nil
+	}
+	if !meta.IsStatusConditionTrue(c.Status.Conditions, pgov1.ClusterReady) && c.Status.Primary == "" {
+		return notYet(observeInterval, "waiting for the primary"), nil
+	}
+	api, err := repohostapi.ForCluster(ctx, tc.client, c, repoHostTimeout)
+	if errors.Is(err, repohostapi.ErrDown) {
+		return notYet(observeInterval, "%v", err), nil
+	}
+	if err != nil {
+		return stepResult{}, err
+	}
+	var repos []int
+	for _, r := range specs.Repos(c) {
+		repos = append(repos, specs.RepoIndex(r.Name))
+	}
+	reply, err := api.Stanza(ctx, repohostapi.StanzaRequest{Repos: repos})
+	if err != nil {
+		return stepResult{}, fmt.Errorf("creating the stanza: %w", err)
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	if c.Status.Backups == nil {
+		c.Status.Backups = &pgov1.PGBackupsStatus{}
+	}
+	c.Status.Backups.StanzaCreated = true
+	if err := tc.client.Status().Patch(ctx, c, patch); err != nil {
+		return stepResult{}, fmt.Errorf("noting the stanza in the cluster's status: %w", err)
+	}
+	return done("%s", reply.Message), nil
 }
 
 // backupRepo is the repository a backup task writes to.

@@ -205,6 +205,13 @@ type CreateClusterRequest struct {
 	PgBackRestS3URIStyle  string `json:"pgBackRestS3URIStyle,omitempty"`
 	PgBackRestS3VerifyTLS *bool  `json:"pgBackRestS3VerifyTLS,omitempty"`
 	PgBackRestS3CASecret  string `json:"pgBackRestS3CASecret,omitempty"`
+	// PgBackRestPVCSize and PgBackRestStorageConfig are the size (default
+	// PVCSize) and StorageClass of the volume repository.
+	PgBackRestPVCSize       string `json:"pgBackRestPVCSize,omitempty"`
+	PgBackRestStorageConfig string `json:"pgBackRestStorageConfig,omitempty"`
+	// PgBackRestRepos are options of the repositories by name: repo1 is
+	// the volume (or S3 alone), repo2 the S3 one of posix,s3.
+	PgBackRestRepos []RepoOptions `json:"pgBackRestRepos,omitempty"`
 
 	// RestoreFrom clones the cluster from the backups of another cluster
 	// in the namespace; RestoreOpts are pgBackRest restore options, such as
@@ -738,4 +745,17 @@ type DeleteBackupResponse struct {
 	Label   string `json:"label"`
 	Repo    string `json:"repo"`
 	Message string `json:"message"`
+}
+
+// RepoOptions are the options of one repository of a new cluster.
+type RepoOptions struct {
+	Name string `json:"name"`
+	// RetentionFull is how many full backups to keep (RetentionFullType
+	// count, the default) or for how many days (time); RetentionDiff how
+	// many differential ones.
+	RetentionFull     *int32 `json:"retentionFull,omitempty"`
+	RetentionFullType string `json:"retentionFullType,omitempty"`
+	RetentionDiff     *int32 `json:"retentionDiff,omitempty"`
+	// Encrypted encrypts the repository with a generated passphrase.
+	Encrypted bool `json:"encrypted,omitempty"`
 }

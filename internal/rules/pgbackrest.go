@@ -116,6 +116,15 @@ func S3Endpoint(e string) string {
 	return ""
 }
 
+// MaxRetention bounds retention counts and days, as the CRD does.
+const MaxRetention = 9999999
+
+// RetentionTypes are how full backups are counted for retention.
+var RetentionTypes = []string{string(pgov1.RetentionCount), string(pgov1.RetentionTime)}
+
+// Retention checks a retention count (or days).
+func Retention(n int) string { return Range(n, 1, MaxRetention) }
+
 // MaxS3KeyLength limits S3 access keys and secret keys.
 const MaxS3KeyLength = 256
 

@@ -98,6 +98,10 @@ type Postgres struct {
 	// Port and SocketDir are where PostgreSQL listens.
 	Port      int
 	SocketDir string
+	// User is the superuser pgBackRest connects as; without it, libpq
+	// takes the operating system's user name, which is not the database
+	// superuser's in a pod.
+	User string
 	// Files are the configuration of the pod's pgbackrest.
 	Files Files
 }
@@ -311,6 +315,9 @@ func pg(values map[string]string, n int, p Postgres, tls TLS) {
 	values[k+"path"] = p.Path
 	values[k+"port"] = strconv.Itoa(p.Port)
 	values[k+"socket-path"] = p.SocketDir
+	if p.User != "" {
+		values[k+"user"] = p.User
+	}
 	if p.Host == "" {
 		return
 	}

@@ -48,7 +48,7 @@ func TestInstanceConfig(t *testing.T) {
 func TestRepoHostConfig(t *testing.T) {
 	var pgs []Postgres
 	for _, host := range []string{"hippo-abcd-0", "hippo-efgh-0", "hippo-ijkl-0", "hippo-mnop-0", "hippo-qrst-0", "hippo-uvwx-0", "hippo-yzab-0", "hippo-cdef-0", "hippo-ghij-0", "hippo-klmn-0"} {
-		pgs = append(pgs, Postgres{Host: host + ".hippo-pods.ns.svc.cluster.local", Path: "/pgdata/pg15", Port: 5432, SocketDir: "/var/run/pgo", Files: podFiles})
+		pgs = append(pgs, Postgres{Host: host + ".hippo-pods.ns.svc.cluster.local", Path: "/pgdata/pg15", Port: 5432, SocketDir: "/var/run/pgo", User: "postgres", Files: podFiles})
 	}
 	golden(t, "repo-host.conf", RepoHostConfig(RepoHost{
 		Postgres: pgs,

@@ -15,6 +15,7 @@ import (
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/naming"
 	"pgo.dev/pgo/internal/pgbackrest"
+	"pgo.dev/pgo/internal/postgres"
 	"pgo.dev/pgo/internal/repohostapi"
 	"pgo.dev/pgo/internal/rules"
 )
@@ -91,7 +92,7 @@ func instanceHost(c *pgov1.PGCluster, instance string) string {
 // backRestPostgres is how pgBackRest reaches PostgreSQL in a pod.
 func backRestPostgres(c *pgov1.PGCluster, host string) pgbackrest.Postgres {
 	return pgbackrest.Postgres{
-		Host: host, Path: DataDir(c), Port: int(c.Spec.Port), SocketDir: socketDir,
+		Host: host, Path: DataDir(c), Port: int(c.Spec.Port), SocketDir: socketDir, User: postgres.SuperUser,
 		Files: pgbackrest.Files{Config: backRestConfig, IncludePath: backRestInclude},
 	}
 }

@@ -523,6 +523,13 @@ func renderCluster(ew *errWriter, c pgoapi.Cluster) {
 	ew.printf("\tphase : %s (%d of %d instances ready)\n", orDash(c.Phase), c.ReadyInstances, len(c.Instances))
 	ew.printf("\tprimary : %s\n", orDash(c.Primary))
 	ew.printf("\tautofail : %s\n", onOff(c.Autofail))
+	if a := c.WALArchiving; a != nil {
+		ew.printf("\twal archiving : %s (%s)\n", okOrFailing(a.OK), a.Message)
+	}
+	for _, r := range c.Backups {
+		ew.printf("\tbackups : %s %s, %d backups, last full %s, last diff %s, last incr %s\n", r.Name, orDash(r.Status), r.Backups,
+			formatTime(r.LastFull), formatTime(r.LastDiff), formatTime(r.LastIncr))
+	}
 
 	shown := map[string]bool{}
 	for _, p := range c.Pods {

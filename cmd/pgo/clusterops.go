@@ -80,7 +80,17 @@ func renderTest(w io.Writer, resp pgoapi.TestClusterResponse) error {
 			ew.printf("\n")
 		}
 	}
+	if a := resp.WALArchiving; a != nil {
+		ew.printf("\tWAL archiving : %s (%s)\n", okOrFailing(a.OK), a.Message)
+	}
 	return ew.err
+}
+
+func okOrFailing(ok bool) string {
+	if ok {
+		return "OK"
+	}
+	return "FAILING"
 }
 
 func newScaleCommand(a *app) *cobra.Command {

@@ -8,10 +8,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -160,6 +163,16 @@ func (s *Server) clusterDetail(ctx context.Context, c *pgov1.PGCluster) (pgoapi.
 	return clusterDetail(c, objs), nil
 }
 
+// walArchiving is the cluster's WALArchiving condition as pgo shows it;
+// nil before the controller has said.
+func walArchiving(c *pgov1.PGCluster) *pgoapi.Check {
+	cond := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterWALArchiving)
+	if cond == nil {
+		return nil
+	}
+	return &pgoapi.Check{OK: cond.Status == metav1.ConditionTrue, Message: cond.Message}
+}
+
 // clusterDetail describes a cluster and its objects for ShowCluster.
 func clusterDetail(c *pgov1.PGCluster, o clusterObjects) pgoapi.Cluster {
 	d := pgoapi.Cluster{
@@ -178,6 +191,20 @@ func clusterDetail(c *pgov1.PGCluster, o clusterObjects) pgoapi.Cluster {
 		Labels:          c.Labels,
 		WorkflowID:      c.Status.WorkflowID,
 		CreationTime:    c.CreationTimestamp.UTC(),
+	}
+	d.WALArchiving = walArchiving(c)
+	if b := c.Status.Backups; b != nil {
+		at := func(t *metav1.Time) *time.Time {
+			if t == nil {
+				return nil
+			}
+			u := t.UTC()
+			return &u
+		}
+		for _, r := range b.Repos {
+			d.Backups = append(d.Backups, pgoapi.RepoSummary{Name: string(r.Name), Status: r.Status, Backups: r.Backups,
+				LastFull: at(r.LastFull), LastDiff: at(r.LastDiff), LastIncr: at(r.LastIncr)})
+		}
 	}
 	if c.Spec.ReplicaStorage != nil {
 		st := storageOf(*c.Spec.ReplicaStorage)

@@ -13,6 +13,7 @@ import (
 
 	pgov1 "pgo.dev/pgo/api/v1"
 	"pgo.dev/pgo/internal/pgoapi"
+	"pgo.dev/pgo/internal/specs"
 )
 
 func TestClusterFromRequestMapsEveryFlag(t *testing.T) {
@@ -29,6 +30,11 @@ func TestClusterFromRequestMapsEveryFlag(t *testing.T) {
 		PgBackRestStorageType: "posix,s3", PgBackRestS3Bucket: "backups", PgBackRestS3Endpoint: "minio.local:9000",
 		PgBackRestS3Region: "us-east-1", PgBackRestS3Key: "AK", PgBackRestS3KeySecret: "SK", PgBackRestS3URIStyle: "path",
 		PgBackRestS3VerifyTLS: &verify, PgBackRestS3CASecret: "s3ca",
+		PgBackRestPVCSize: "20Gi", PgBackRestStorageConfig: "backup",
+		PgBackRestRepos: []pgoapi.RepoOptions{
+			{Name: "repo1", RetentionFull: ptr[int32](2), RetentionDiff: ptr[int32](7)},
+			{Name: "repo2", RetentionFull: ptr[int32](14), RetentionFullType: "time", Encrypted: true},
+		},
 		RestoreFrom: "elephant", RestoreOpts: `--type=time --target="2026-11-27 11:59:59+00" --repo=2 --set=20261127-010000F`,
 	}
 	custom := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "custom"}, Data: map[string]string{
@@ -68,11 +74,15 @@ func TestClusterFromRequestMapsEveryFlag(t *testing.T) {
 	check("metadata", s.Metadata != nil && s.Metadata.Labels["team"] == "db" && s.Metadata.Annotations["note"] == "x y")
 	check("service type", s.ServiceType == corev1.ServiceTypeNodePort)
 	check("backups", s.Backups != nil && len(s.Backups.Repos) == 2 &&
-		s.Backups.Repos[0].Name == "repo1" && s.Backups.Repos[0].Volume != nil && s.Backups.Repos[0].Volume.Size.Cmp(q("5Gi")) == 0 &&
+		s.Backups.Repos[0].Name == "repo1" && s.Backups.Repos[0].Volume != nil && s.Backups.Repos[0].Volume.Size.Cmp(q("20Gi")) == 0 &&
+		*s.Backups.Repos[0].Volume.StorageClassName == "backup" && !s.Backups.Repos[0].Encrypted &&
+		*s.Backups.Repos[0].Retention == pgov1.PGRetention{Full: s.Backups.Repos[0].Retention.Full, Diff: s.Backups.Repos[0].Retention.Diff} &&
+		*s.Backups.Repos[0].Retention.Full == 2 && *s.Backups.Repos[0].Retention.Diff == 7 &&
+		s.Backups.Repos[1].Encrypted && s.Backups.Repos[1].Retention.FullType == pgov1.RetentionTime && *s.Backups.Repos[1].Retention.Full == 14 &&
 		s.Backups.Repos[1].Name == "repo2" && s.Backups.Repos[1].S3 != nil &&
 		*s.Backups.Repos[1].S3 == pgov1.PGS3Repo{Bucket: "backups", Endpoint: "minio.local:9000", Region: "us-east-1", URIStyle: pgov1.URIStylePath, VerifyTLS: &verify, CredentialsSecret: "hippo-pgbackrest-s3"})
 	check("s3 secret", nc.S3Credentials != nil && nc.S3Credentials.Name == "hippo-pgbackrest-s3" &&
-		string(nc.S3Credentials.Data[keyS3Key]) == "AK" && string(nc.S3Credentials.Data[keyS3KeySecret]) == "SK" && string(nc.S3Credentials.Data[keyS3CA]) == "CA")
+		string(nc.S3Credentials.Data[specs.KeyS3Key]) == "AK" && string(nc.S3Credentials.Data[specs.KeyS3KeySecret]) == "SK" && string(nc.S3Credentials.Data[specs.KeyS3CA]) == "CA")
 	check("restore", s.DataSource != nil && s.DataSource.ClusterName == "elephant" && s.DataSource.RepoName == "repo2" &&
 		s.DataSource.Target != nil && *s.DataSource.Target == pgov1.PGRecoveryTarget{Type: pgov1.RecoveryTargetTime, Value: "2026-11-27 11:59:59+00"} &&
 		slices.Equal(s.DataSource.Options, pgov1.PgBackRestOptions{"--set=20261127-010000F"}))
@@ -242,3 +252,4 @@ func TestApplyUpdate(t *testing.T) {
 		t.Errorf("bad cpu: %v", err)
 	}
 }
+

@@ -150,7 +150,7 @@ func testCreateCluster(t *testing.T, h *harness) {
 	// S3 credentials go into a Secret of the cluster.
 	h.mustAdmin("POST", pgoapi.ClustersPath("ns1"), pgoapi.CreateClusterRequest{Name: "walrus", PgBackRestStorageType: "s3",
 		PgBackRestS3Bucket: "bkt", PgBackRestS3Endpoint: "127.0.0.1:9000", PgBackRestS3Region: "local", PgBackRestS3Key: "AK", PgBackRestS3KeySecret: "SK"}, http.StatusCreated, nil)
-	if s3 := getSecret(t, h, "ns1", "walrus-pgbackrest-s3"); string(s3.Data[keyS3Key]) != "AK" || !metav1.IsControlledBy(s3, getCluster(t, h, "ns1", "walrus")) {
+	if s3 := getSecret(t, h, "ns1", "walrus-pgbackrest-s3"); string(s3.Data[specs.KeyS3Key]) != "AK" || !metav1.IsControlledBy(s3, getCluster(t, h, "ns1", "walrus")) {
 		t.Errorf("S3 Secret %+v", s3)
 	}
 }

@@ -73,7 +73,10 @@ func (s *Server) testCluster(ctx context.Context, r *request) (any, error) {
 		})
 	}
 	wg.Wait()
-	resp := pgoapi.TestClusterResponse{Name: c.Name, Endpoints: results, AllUp: len(results) > 0}
+	resp := pgoapi.TestClusterResponse{Name: c.Name, Endpoints: results, AllUp: len(results) > 0, WALArchiving: walArchiving(c)}
+	if a := resp.WALArchiving; a != nil && !a.OK {
+		resp.AllUp = false
+	}
 	for _, ep := range results {
 		if ep.Status != pgoapi.StatusUp {
 			resp.AllUp = false

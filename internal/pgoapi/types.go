@@ -341,6 +341,27 @@ type Cluster struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	WorkflowID   string            `json:"workflowID,omitempty"`
 	CreationTime time.Time         `json:"creationTime"`
+	// Backups are the repositories with their newest backups, and
+	// WALArchiving whether the primary archives its WAL.
+	Backups      []RepoSummary `json:"backups,omitempty"`
+	WALArchiving *Check        `json:"walArchiving,omitempty"`
+}
+
+// RepoSummary is one repository of a cluster, as ShowCluster shows it.
+type RepoSummary struct {
+	Name     string     `json:"name"`
+	Status   string     `json:"status,omitempty"`
+	Backups  int32      `json:"backups"`
+	LastFull *time.Time `json:"lastFull,omitempty"`
+	LastDiff *time.Time `json:"lastDiff,omitempty"`
+	LastIncr *time.Time `json:"lastIncr,omitempty"`
+}
+
+// Check is a condition of a cluster that pgo test reports: OK, and why
+// (or why not).
+type Check struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
 }
 
 // ShowClusterResponse answers GET .../clusters and .../clusters/{name}.
@@ -405,7 +426,9 @@ const (
 type TestClusterResponse struct {
 	Name      string     `json:"name"`
 	Endpoints []Endpoint `json:"endpoints"`
-	// AllUp is true when every endpoint is up.
+	// WALArchiving says whether the primary archives its WAL.
+	WALArchiving *Check `json:"walArchiving,omitempty"`
+	// AllUp is true when every endpoint is up (and WAL is archived).
 	AllUp bool `json:"allUp"`
 }
 

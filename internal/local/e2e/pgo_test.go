@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,11 +172,35 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	pgo.run("show", "cluster", name, "-n", ns)
 	pgo.allUp(ns, name)
 
-	// Scale to two replicas, then remove one by name.
+	// Backups: the first full one was taken when the cluster came up; a
+	// diff and an incr on top of it, through pgo.
+	waitBackups(t, pgo, ns, name, 1)
+	pgo.run("backup", name, "-n", ns, "--backup-opts=--type=diff --start-fast", "--wait", "--wait-timeout=5m")
+	pgo.run("backup", name, "-n", ns, "--backup-opts=--type=incr --start-fast", "--wait", "--wait-timeout=5m")
+	pgo.run("show", "backup", name, "-n", ns)
+	backups := waitBackups(t, pgo, ns, name, 3)
+	full, diff, incr := backups[0], backups[1], backups[2]
+	if full.Type != "full" || diff.Type != "diff" || incr.Type != "incr" ||
+		!slices.Equal(diff.Reference, []string{full.Label}) || !slices.Equal(incr.Reference, []string{full.Label, diff.Label}) {
+		t.Fatalf("backups: %+v", backups)
+	}
+
+	// Scale to two replicas, then remove one by name. The new replica is
+	// restored from the repository (the incr backup), then streams.
 	pgo.run("scale", name, "-n", ns, "--replica-count=1", "--wait", "--wait-timeout=5m")
 	c = pgo.cluster(ns, name)
 	if c.ReadyInstances != 3 {
 		t.Fatalf("after scale: %d instances ready, want 3", c.ReadyInstances)
+	}
+	restored := false
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(cl), cl); err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range cl.Status.Instances {
+		restored = restored || inst.DataSource == "pgbackrest backup "+incr.Label
+	}
+	if !restored {
+		t.Errorf("no instance was restored from backup %s: %+v", incr.Label, cl.Status.Instances)
 	}
 	pgo.run("scaledown", name, "-n", ns, "--query")
 	var replicas pgoapi.ReplicasResponse
@@ -294,4 +319,25 @@ func podStates(ns, name string) string {
 		}
 	}
 	return b.String()
+}
+
+// waitBackups waits until pgo show backup lists at least n backups in the
+// cluster's first repository, and returns them.
+func waitBackups(t *testing.T, pgo *pgoCLI, ns, name string, n int) []pgoapi.Backup {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var resp pgoapi.ShowBackupResponse
+		out, err := pgo.try("show", "backup", name, "-n", ns, "-o", "json")
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &resp)
+		}
+		if err == nil && len(resp.Repos) > 0 && len(resp.Repos[0].Backups) >= n {
+			return resp.Repos[0].Backups
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgo show backup %s never listed %d backups (%v):\n%s", name, n, err, out)
+		}
+		time.Sleep(2 * time.Second)
+	}
 }

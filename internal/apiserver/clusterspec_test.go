@@ -252,4 +252,3 @@ func TestApplyUpdate(t *testing.T) {
 		t.Errorf("bad cpu: %v", err)
 	}
 }
-

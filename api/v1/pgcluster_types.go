@@ -646,6 +646,11 @@ const (
 	// stanza exists; false says what backups wait for (a missing S3
 	// credentials Secret, the repository host, the primary).
 	ClusterBackupsReady = "BackupsReady"
+	// ClusterDiskPressure is true while a data or WAL volume of an
+	// instance is 80 % full or more: PostgreSQL stops when it is full. The
+	// message names the volumes; grow them (spec.primaryStorage.size …)
+	// or free space.
+	ClusterDiskPressure = "DiskPressure"
 	// ClusterWALArchiving is false when the primary has failed to archive
 	// WAL for longer than the operator's threshold; the message says since
 	// when and the last error.
@@ -667,7 +672,7 @@ type PGClusterStatus struct {
 	Phase PGClusterPhase `json:"phase,omitempty"`
 
 	// Conditions: Ready, Progressing, Degraded, StorageResized, BackupsReady,
-	// WALArchiving, Refused.
+	// WALArchiving, DiskPressure, Refused.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -836,6 +841,11 @@ type PGInstanceStatus struct {
 	// remove_data_directory_on_rewind_failure drops it instead.
 	// +optional
 	KeptData string `json:"keptData,omitempty"`
+
+	// DiskUsage is how full the instance's volumes are, in percent: data,
+	// and wal when pg_wal has a volume of its own.
+	// +optional
+	DiskUsage map[string]int32 `json:"diskUsage,omitempty"`
 
 	// DataSource says how the instance's data directory was made: initdb,
 	// "pg_basebackup from <member>", or "pgbackrest backup <label>" (a

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -123,7 +124,10 @@ func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *
 		return nil
 	}
 	if c.Status.Backups != nil && c.Status.Backups.InitialBackup != "" {
-		return nil
+		again, err := r.initialBackupFailed(ctx, c, o)
+		if err != nil || !again {
+			return err
+		}
 	}
 	if primary := leader(o.lease, o.now); primary == "" || !podReady(o.pods[primary]) {
 		return nil
@@ -143,6 +147,59 @@ func (r *ClusterReconciler) backups(ctx context.Context, c *pgov1.PGCluster, o *
 	o.backups = st
 	r.event(c, corev1.EventTypeNormal, "BackupRequested", "Backup", "the first full backup runs as PGTask %s", t.Name)
 	return nil
+}
+
+// initialBackupRetry is how long after a failed first backup pgo tries
+// again.
+const initialBackupRetry = 30 * time.Second
+
+// initialBackupFailed tells whether to take the first full backup again:
+// its task failed (a failover in the middle of it, the repository host
+// restarted) and the repositories still hold no backup, which replicas and
+// clones need. It removes the failed task, after initialBackupRetry.
+func (r *ClusterReconciler) initialBackupFailed(ctx context.Context, c *pgov1.PGCluster, o *observed) (bool, error) {
+	t := &pgov1.PGTask{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Status.Backups.InitialBackup}, t)
+	if client.IgnoreNotFound(err) != nil {
+		return false, err
+	}
+	if apierrors.IsNotFound(err) {
+		t = nil
+	}
+	again, wait := retryFirstBackup(t, c.Status.Backups.Repos, o.now)
+	if wait > 0 && (o.recheck == 0 || wait < o.recheck) {
+		o.recheck = wait
+	}
+	if !again || t == nil {
+		return again, nil
+	}
+	if err := r.Client.Delete(ctx, t); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("removing the failed task of the first backup: %w", err)
+	}
+	r.event(c, corev1.EventTypeWarning, "BackupRetried", "Backup", "the first full backup failed (%s); taking it again", t.Status.Message)
+	return true, nil
+}
+
+// retryFirstBackup decides whether to take the first full backup again:
+// its task (nil when gone) failed at least initialBackupRetry ago, and no
+// repository holds a backup. wait is when to look again otherwise.
+func retryFirstBackup(t *pgov1.PGTask, repos []pgov1.PGRepoStatus, now time.Time) (again bool, wait time.Duration) {
+	for _, r := range repos {
+		if r.Backups > 0 {
+			return false, 0
+		}
+	}
+	switch {
+	case t == nil:
+		return true, 0
+	case t.Status.Phase != pgov1.TaskFailed:
+		return false, 0
+	case t.Status.CompletionTime != nil:
+		if wait := t.Status.CompletionTime.Add(initialBackupRetry).Sub(now); wait > 0 {
+			return false, wait
+		}
+	}
+	return true, 0
 }
 
 // initialBackup is the task of a cluster's first full backup, to its first

@@ -65,6 +65,14 @@ func (r *ClusterReconciler) updateStatus(ctx context.Context, c *pgov1.PGCluster
 			r.event(c, corev1.EventTypeNormal, "WALArchivingResumed", "Archive", "%s", is.Message)
 		}
 	}
+	if was, is := meta.FindStatusCondition(c.Status.Conditions, pgov1.ClusterDiskPressure), meta.FindStatusCondition(st.Conditions, pgov1.ClusterDiskPressure); is != nil && (was == nil || was.Status != is.Status) {
+		switch {
+		case is.Status == metav1.ConditionTrue:
+			r.event(c, corev1.EventTypeWarning, "DiskPressure", "Storage", "%s", is.Message)
+		case was != nil:
+			r.event(c, corev1.EventTypeNormal, "DiskPressureRelieved", "Storage", "%s", is.Message)
+		}
+	}
 	if st.Phase != c.Status.Phase {
 		r.event(c, corev1.EventTypeNormal, "Phase"+string(st.Phase), "Status", "the cluster is %s", strings.ToLower(string(st.Phase)))
 	}

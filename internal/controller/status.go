@@ -3,7 +3,10 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -102,6 +105,9 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 			}
 			is.Timeline, is.PendingRestart, is.KeptData, is.Problem = ms.Timeline, ms.PendingRestart, ms.KeptData, ms.Problem
 			is.DataSource = ms.DataSource
+			if len(ms.Volumes) > 0 {
+				is.DiskUsage = maps.Clone(ms.Volumes)
+			}
 			if is.Role == pgov1.RoleReplica && ms.Running {
 				lag := int64(0)
 				if optime > ms.WAL {
@@ -186,6 +192,12 @@ func clusterStatus(c *pgov1.PGCluster, o observed) pgov1.PGClusterStatus {
 	default:
 		set(pgov1.ClusterBackupsReady, false, reason, msg)
 	}
+	if full := fullVolumes(st.Instances); len(full) > 0 {
+		set(pgov1.ClusterDiskPressure, true, "VolumesFilling", strings.Join(full, "; ")+
+			"; PostgreSQL stops when a volume is full: grow it (spec.primaryStorage.size, replicaStorage.size, walStorage.size) or free space")
+	} else if meta.FindStatusCondition(st.Conditions, pgov1.ClusterDiskPressure) != nil || len(st.Instances) > 0 {
+		set(pgov1.ClusterDiskPressure, false, "EnoughSpace", fmt.Sprintf("every volume is less than %d%% full", DiskPressurePercent))
+	}
 	if o.resizeBlocked != "" {
 		set(pgov1.ClusterStorageResized, false, "ExpansionNotAllowed", o.resizeBlocked)
 	} else {
@@ -260,4 +272,21 @@ func archiveStatus(a *dcs.ArchiveState) *pgov1.PGArchiveStatus {
 	}
 	return &pgov1.PGArchiveStatus{LastArchivedWAL: a.LastArchivedWAL, LastArchivedTime: at(a.LastArchivedTime),
 		LastFailedWAL: a.LastFailedWAL, LastFailedTime: at(a.LastFailedTime), FailingSince: at(a.FailingSince)}
+}
+
+// DiskPressurePercent is how full a volume may be before the cluster says
+// so: early enough to grow it before PostgreSQL stops.
+const DiskPressurePercent = 80
+
+// fullVolumes names the volumes at DiskPressurePercent or more.
+func fullVolumes(instances []pgov1.PGInstanceStatus) []string {
+	var out []string
+	for _, is := range instances {
+		for _, v := range slices.Sorted(maps.Keys(is.DiskUsage)) {
+			if p := is.DiskUsage[v]; p >= DiskPressurePercent {
+				out = append(out, fmt.Sprintf("the %s volume of %s is %d%% full", v, is.Name, p))
+			}
+		}
+	}
+	return out
 }

@@ -184,3 +184,68 @@ func TestRepoStatuses(t *testing.T) {
 		t.Errorf("repo2: %+v", r2)
 	}
 }
+
+// DiskPressure names every volume 80 % full or more, from what the
+// instance managers measured; below that, it is false.
+func TestDiskPressure(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	pod := func(name string, volumes map[string]int32) *corev1.Pod {
+		raw, _ := json.Marshal(dcs.MemberStatus{Role: ha.RoleReplica, Running: true, Volumes: volumes})
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-0", Annotations: map[string]string{naming.AnnotationStatus: string(raw)}}}
+	}
+	c := &pgov1.PGCluster{ObjectMeta: metav1.ObjectMeta{Name: "hippo"}}
+	o := observed{instances: []specs.Instance{{Name: "hippo-a"}, {Name: "hippo-b"}}, now: now, pods: map[string]*corev1.Pod{
+		"hippo-a": pod("hippo-a", map[string]int32{"data": 79, "wal": 95}),
+		"hippo-b": pod("hippo-b", map[string]int32{"data": 80}),
+	}}
+	st := clusterStatus(c, o)
+	cond := meta.FindStatusCondition(st.Conditions, pgov1.ClusterDiskPressure)
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "the wal volume of hippo-a is 95% full; the data volume of hippo-b is 80% full") ||
+		strings.Contains(cond.Message, "79%") {
+		t.Errorf("DiskPressure: %+v", cond)
+	}
+	if st.Instances[0].DiskUsage["wal"] != 95 {
+		t.Errorf("disk usage of hippo-a: %v", st.Instances[0].DiskUsage)
+	}
+	o.pods["hippo-a"], o.pods["hippo-b"] = pod("hippo-a", map[string]int32{"data": 40, "wal": 60}), pod("hippo-b", map[string]int32{"data": 79})
+	c.Status = st
+	if cond := meta.FindStatusCondition(clusterStatus(c, o).Conditions, pgov1.ClusterDiskPressure); cond == nil || cond.Status != metav1.ConditionFalse {
+		t.Errorf("after space was freed: %+v", cond)
+	}
+}
+
+// The first full backup is taken again when its task failed (after a
+// pause) and no repository holds a backup; never while it runs, nor once
+// a backup exists.
+func TestRetryFirstBackup(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	task := func(phase pgov1.TaskPhase, endedAgo time.Duration) *pgov1.PGTask {
+		tk := &pgov1.PGTask{Status: pgov1.PGTaskStatus{Phase: phase}}
+		if phase == pgov1.TaskFailed || phase == pgov1.TaskSucceeded {
+			tk.Status.CompletionTime = &metav1.Time{Time: now.Add(-endedAgo)}
+		}
+		return tk
+	}
+	none := []pgov1.PGRepoStatus{{Name: "repo1"}}
+	some := []pgov1.PGRepoStatus{{Name: "repo1"}, {Name: "repo2", Backups: 1}}
+	for _, c := range []struct {
+		name  string
+		task  *pgov1.PGTask
+		repos []pgov1.PGRepoStatus
+		again bool
+		wait  time.Duration
+	}{
+		{"running", task(pgov1.TaskRunning, 0), none, false, 0},
+		{"failed just now: wait", task(pgov1.TaskFailed, 10*time.Second), none, false, 20 * time.Second},
+		{"failed a while ago", task(pgov1.TaskFailed, time.Minute), none, true, 0},
+		{"failed, but a backup exists", task(pgov1.TaskFailed, time.Minute), some, false, 0},
+		{"succeeded", task(pgov1.TaskSucceeded, time.Minute), none, false, 0},
+		{"the task is gone", nil, nil, true, 0},
+		{"the task is gone, a backup exists", nil, some, false, 0},
+	} {
+		again, wait := retryFirstBackup(c.task, c.repos, now)
+		if again != c.again || wait != c.wait {
+			t.Errorf("%s: %v, %v; want %v, %v", c.name, again, wait, c.again, c.wait)
+		}
+	}
+}

@@ -107,6 +107,9 @@ type MemberStatus struct {
 	DataSource string `json:"dataSource,omitempty"`
 	// Archive is a primary's WAL archiving.
 	Archive *ArchiveState `json:"archive,omitempty"`
+	// Volumes are how full the member's volumes are, in percent: "data",
+	// and "wal" when pg_wal has a volume of its own.
+	Volumes map[string]int32 `json:"volumes,omitempty"`
 	// Heartbeat is when the member last published (RFC 3339): it
 	// publishes when its state changes, and at least once per ttl.
 	Heartbeat string `json:"heartbeat,omitempty"`

@@ -114,6 +114,9 @@ func TestArchivingAndRestoreFromRepository(t *testing.T) {
 	if got := h.memberState(primary).DataSource; got != "initdb" {
 		t.Errorf("the primary was made by %q", got)
 	}
+	if v := h.memberState(primary).Volumes; v["data"] <= 0 || v["data"] > 100 {
+		t.Errorf("the primary's volumes: %v", v)
+	}
 
 	b.run(primary, "stanza-create")
 	b.run(primary, "check")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,6 +87,8 @@ type Manager struct {
 	// since when it fails (nil while it does not).
 	archiver       *postgres.Archiver
 	archiveFailing *time.Time
+	// volumes are how full the data and WAL volumes are (percent).
+	volumes map[string]int32
 	// streamedTL is the latest timeline this standby received by
 	// streaming: once its WAL receiver stops, pg_stat_wal_receiver no
 	// longer says, and the checkpoint's timeline can be older.
@@ -311,6 +314,7 @@ func (m *Manager) runOnce(ctx context.Context) time.Time {
 		m.setObserved(m.observePostgres(ctx))
 	}
 	m.observeArchiver(ctx)
+	m.observeVolumes()
 	if reachable {
 		m.publish(ctx)
 	}
@@ -570,6 +574,27 @@ func (m *Manager) observeArchiver(ctx context.Context) {
 	}
 }
 
+// observeVolumes reads how full the data and WAL volumes are (statfs of
+// the directories that hold the data directory and pg_wal).
+func (m *Manager) observeVolumes() {
+	dirs := map[string]string{"data": filepath.Dir(m.opts.DataDir)}
+	if m.opts.WALDir != "" {
+		dirs["wal"] = filepath.Dir(m.opts.WALDir)
+	}
+	out := map[string]int32{}
+	for name, dir := range dirs {
+		p, err := postgres.DiskUsage(dir)
+		if err != nil {
+			m.log.Error(err, "reading how full a volume is", "volume", name)
+			continue
+		}
+		out[name] = p
+	}
+	m.mu.Lock()
+	m.volumes = out
+	m.mu.Unlock()
+}
+
 // archiveState is the archiver's state as the member publishes it.
 func archiveState(a *postgres.Archiver, failing *time.Time) *dcs.ArchiveState {
 	if a == nil {
@@ -605,6 +630,9 @@ func (m *Manager) memberStatusOf(p ha.Postgres) dcs.MemberStatus {
 	m.mu.Lock()
 	st.Problem = m.problem
 	st.Archive = archiveState(m.archiver, m.archiveFailing)
+	if len(m.volumes) > 0 {
+		st.Volumes = maps.Clone(m.volumes)
+	}
 	m.mu.Unlock()
 	switch {
 	case p.DataDir == ha.DataEmpty:

@@ -89,3 +89,24 @@ func TestFailingSince(t *testing.T) {
 		}
 	}
 }
+
+func TestUsedPercent(t *testing.T) {
+	for _, c := range []struct {
+		blocks, free, avail uint64
+		want                int32
+	}{
+		{1000, 1000, 1000, 0},
+		{1000, 200, 200, 80},
+		{1000, 250, 200, 79}, // 750 used, 200 for users: 78.9 %, rounded up
+		{1000, 300, 250, 74}, // a root reserve of 50 blocks
+		{1000, 0, 0, 100},
+		{0, 0, 0, 0},
+	} {
+		if got := UsedPercent(c.blocks, c.free, c.avail); got != c.want {
+			t.Errorf("UsedPercent(%d, %d, %d) = %d, want %d", c.blocks, c.free, c.avail, got, c.want)
+		}
+	}
+	if p, err := DiskUsage(t.TempDir()); err != nil || p < 0 || p > 100 {
+		t.Errorf("DiskUsage of a temporary directory: %d, %v", p, err)
+	}
+}

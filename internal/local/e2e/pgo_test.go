@@ -135,7 +135,7 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	})
 
 	pgo.run("create", "namespace", ns)
-	pgo.run("create", "cluster", name, "-n", ns, "--replica-count=1", "--metrics", "--wait", "--wait-timeout=5m")
+	pgo.run("create", "cluster", name, "-n", ns, "--replica-count=1", "--metrics", "--pgbackrest-repo1-retention-full=2", "--wait", "--wait-timeout=5m")
 	c := pgo.cluster(ns, name)
 	if c.Phase != "Ready" || c.ReadyInstances != 2 || c.Primary == "" {
 		t.Fatalf("after create --wait: phase %s, %d ready, primary %q", c.Phase, c.ReadyInstances, c.Primary)
@@ -201,6 +201,20 @@ func TestE2EPgoWalkthrough(t *testing.T) {
 	}
 	if !restored {
 		t.Errorf("no instance was restored from backup %s: %+v", incr.Label, cl.Status.Instances)
+	}
+	// Retention keeps two full backups: two more expire the first, with
+	// the diff and incr that depend on it.
+	pgo.run("backup", name, "-n", ns, "--backup-opts=--type=full --start-fast", "--wait", "--wait-timeout=5m")
+	pgo.run("backup", name, "-n", ns, "--backup-opts=--type=full --start-fast", "--wait", "--wait-timeout=5m")
+	var kept []string
+	for _, b := range waitBackups(t, pgo, ns, name, 2) {
+		kept = append(kept, b.Type)
+		if b.Label == full.Label || b.Label == diff.Label || b.Label == incr.Label {
+			t.Errorf("retention-full=2 kept %s %s after two more full backups", b.Type, b.Label)
+		}
+	}
+	if !slices.Equal(kept, []string{"full", "full"}) {
+		t.Errorf("after two more full backups with retention-full=2: %v", kept)
 	}
 	pgo.run("scaledown", name, "-n", ns, "--query")
 	var replicas pgoapi.ReplicasResponse

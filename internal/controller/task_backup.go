@@ -107,15 +107,15 @@ func repoNames(repos []pgov1.PGBackupRepo) string {
 }
 
 // startBackup asks the repository host to start the backup; asking again
-// (after a lost answer, or a restart of the operator) is safe: the task's
-// name is the backup's id.
+// (after a lost answer, or a restart of the operator) is safe: the backup's
+// id is the task's (backupID).
 func startBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
 	api, err := repohostapi.ForCluster(ctx, tc.client, tc.cluster, repoHostTimeout)
 	if err != nil {
 		return stepResult{}, err
 	}
 	b := tc.task.Spec.Backup
-	req := repohostapi.BackupRequest{ID: tc.task.Name, Type: string(pgov1.BackupFull), Repo: specs.RepoIndex(backupRepo(tc.task))}
+	req := repohostapi.BackupRequest{ID: backupID(tc.task), Type: string(pgov1.BackupFull), Repo: specs.RepoIndex(backupRepo(tc.task))}
 	if b != nil {
 		if b.Type != "" {
 			req.Type = string(b.Type)
@@ -136,13 +136,27 @@ func startBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
 	return stepResult{}, err
 }
 
+// backupID names a task's backup on the repository host: the task's name
+// and the start of its UID, so that a task made again under the same name
+// (the first backup, retried) is a new backup, not the old one's status.
+func backupID(t *pgov1.PGTask) string {
+	uid := string(t.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	if uid == "" {
+		return t.Name
+	}
+	return t.Name + "." + uid
+}
+
 // awaitBackup follows the backup until it ends.
 func awaitBackup(ctx context.Context, tc *taskContext) (stepResult, error) {
 	api, err := repohostapi.ForCluster(ctx, tc.client, tc.cluster, repoHostTimeout)
 	if err != nil {
 		return stepResult{}, err
 	}
-	st, err := api.Backup(ctx, tc.task.Name)
+	st, err := api.Backup(ctx, backupID(tc.task))
 	if repohostapi.StatusCode(err) == http.StatusNotFound {
 		return stepResult{}, permanent(errors.New("the repository host does not know the backup: it restarted before pgBackRest recorded it; create another task"))
 	}

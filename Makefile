@@ -64,6 +64,10 @@ test-unit: ## Run the unit tests only (no servers)
 bench-failover: deps kube ## Failover times (median, max of 5) and commits lost in synchronous mode
 	go test -run '^$$' -bench 'Failover|SyncWritesLost' -benchtime 5x -timeout 60m ./internal/instance/
 
+.PHONY: bench-backup
+bench-backup: deps ## pgBackRest full (pgo's defaults, then process-max=2), incr and restore against pg_basebackup on pgbench scale 50, and pg_wal under pgbench with archiving
+	go test -run '^$$' -bench Backup -benchtime 1x -timeout 60m ./internal/pgbackrest/
+
 .PHONY: bench-steady
 bench-steady: deps kube ## 20 idle clusters with one replica (settled 6 minutes) for 5 minutes in the local environment: API writes per cluster and reconciles per minute
 	go test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./internal/local/e2e/

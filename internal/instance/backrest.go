@@ -1,17 +1,22 @@
 package instance
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
+	"time"
 
 	"pgo.dev/pgo/internal/pgbackrest"
+)
+
+// Bounds of the pgbackrest commands the instance manager runs: a restore
+// copies the whole data directory.
+const (
+	backRestInfoTimeout    = 5 * time.Minute
+	backRestRestoreTimeout = 24 * time.Hour
 )
 
 // restoreFromRepository makes the member's data directory from the newest
@@ -20,7 +25,9 @@ import (
 // label. It leaves no data behind when it fails, so that pg_basebackup
 // can take over.
 func (m *Manager) restoreFromRepository(ctx context.Context) (string, error) {
-	out, err := m.backrest(ctx, "info", "--output=json", "--log-level-console=warn")
+	run := m.backRestExec()
+	stanza := "--stanza=" + pgbackrest.Stanza
+	out, err := run.Output(ctx, backRestInfoTimeout, "", []string{"info", stanza, "--output=json"})
 	if err != nil {
 		return "", err
 	}
@@ -37,7 +44,8 @@ func (m *Manager) restoreFromRepository(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("making the data directory: %w", err)
 	}
 	m.log.Info("restoring from the repository", "backup", b.Label, "repo", repo)
-	if _, err := m.backrest(ctx, "restore", "--delta", "--type=standby", "--set="+b.Label, "--repo="+strconv.Itoa(repo)); err != nil {
+	args := []string{"restore", stanza, "--delta", "--type=standby", "--set=" + b.Label, "--repo=" + strconv.Itoa(repo)}
+	if err := run.Run(ctx, backRestRestoreTimeout, "pgbackrest restore: ", args, nil); err != nil {
 		if werr := m.pg.WipeData(); werr != nil {
 			m.log.Error(werr, "removing what the failed restore left")
 		}
@@ -46,26 +54,12 @@ func (m *Manager) restoreFromRepository(ctx context.Context) (string, error) {
 	return b.Label, nil
 }
 
-// backrest runs pgbackrest for the cluster's stanza (its configuration is in
-// the environment); its output goes to the log, and is returned.
-func (m *Manager) backrest(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "pgbackrest", append([]string{"--stanza=" + pgbackrest.Stanza}, args...)...)
-	var stdout, stderr bytes.Buffer
-	log := m.pg.Output
-	if log == nil {
-		log = io.Discard
+// backRestExec runs pgbackrest (its configuration is in the environment),
+// its output in the log.
+func (m *Manager) backRestExec() *pgbackrest.Exec {
+	out := m.pg.Output
+	if out == nil {
+		out = io.Discard
 	}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, log), io.MultiWriter(&stderr, log)
-	if args[0] == "info" {
-		cmd.Stdout = &stdout // JSON, not for the log
-	}
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("pgbackrest %s: %w: %s", args[0], err, lastLine(stderr.String()+stdout.String()))
-	}
-	return stdout.Bytes(), nil
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	return &pgbackrest.Exec{Lines: pgbackrest.NewLines(out)}
 }

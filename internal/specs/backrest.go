@@ -270,7 +270,7 @@ func instanceBackRestSources(c *pgov1.PGCluster) []corev1.VolumeProjection {
 // file the instance manager writes.
 func backRestSidecar(c *pgov1.PGCluster, image string, mounts []corev1.VolumeMount, security *corev1.SecurityContext) corev1.Container {
 	env := append([]corev1.EnvVar{
-		{Name: repohostapi.EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
+		fieldEnv(repohostapi.EnvPodIP, "status.podIP"),
 		{Name: "PGPASSFILE", Value: socketDir + "/.pgpass"},
 	}, backRestEnv()...)
 	return corev1.Container{
@@ -291,10 +291,7 @@ func RepoHostStatefulSet(c *pgov1.PGCluster, opts Options) *appsv1.StatefulSet {
 	if c.Spec.Shutdown {
 		replicas = 0
 	}
-	image := c.Spec.Image
-	if image == "" {
-		image = opts.PostgresImages[c.Spec.PostgresVersion]
-	}
+	image := image(c, opts)
 	podLabels := labels(c, RepoHostLabels(c.Name))
 	var resources corev1.ResourceRequirements
 	if c.Spec.Backups != nil {
@@ -333,25 +330,24 @@ func RepoHostStatefulSet(c *pgov1.PGCluster, opts Options) *appsv1.StatefulSet {
 			Sources:     backRestSources(c, naming.KeyBackRestRepoHost, secretItems),
 		}}},
 	}
-	for _, pvc := range RepoClaims(c) {
-		name := pvc.Name
-		repo := name[len(c.Name+"-pgbackrest-"):]
+	for _, r := range Repos(c) {
+		if r.Volume == nil {
+			continue
+		}
+		repo := string(r.Name)
 		mounts = append(mounts, corev1.VolumeMount{Name: repo, MountPath: repoMount + "/" + repo})
-		volumes = append(volumes, corev1.Volume{Name: repo, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}})
+		volumes = append(volumes, corev1.Volume{Name: repo, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: naming.RepoVolume(c.Name, repo)}}})
 	}
 	env := append([]corev1.EnvVar{
-		{Name: repohostapi.EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
+		fieldEnv(repohostapi.EnvPodIP, "status.podIP"),
 		{Name: repohostapi.EnvCertFile, Value: backRestTLS.CertFile},
 		{Name: repohostapi.EnvKeyFile, Value: backRestTLS.KeyFile},
 		{Name: repohostapi.EnvCAFile, Value: backRestTLS.CAFile},
 		{Name: repohostapi.EnvAPIUser, Value: "pgo"},
 		{Name: repohostapi.EnvAPIPassword, Value: secretsDir + "/repohost-api/password"},
 	}, backRestEnv()...)
-	security := &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr.To(false),
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
+	security := containerSecurity()
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: naming.RepoHost(c.Name), Namespace: c.Namespace, Labels: podLabels, Annotations: annotations(c)},
@@ -368,21 +364,8 @@ func RepoHostStatefulSet(c *pgov1.PGCluster, opts Options) *appsv1.StatefulSet {
 					AutomountServiceAccountToken:  ptr.To(false),
 					EnableServiceLinks:            ptr.To(false),
 					TerminationGracePeriodSeconds: ptr.To[int64](30),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:        ptr.To(true),
-						RunAsUser:           ptr.To(opts.PostgresUID),
-						RunAsGroup:          ptr.To(opts.PostgresGID),
-						FSGroup:             ptr.To(opts.PostgresGID),
-						FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
-						SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					InitContainers: []corev1.Container{{
-						Name:            "repo-host-manager",
-						Image:           opts.OperatorImage,
-						Command:         []string{"postgres-operator", "copy-to", binDir},
-						VolumeMounts:    []corev1.VolumeMount{{Name: "bin", MountPath: binDir}},
-						SecurityContext: security,
-					}},
+					SecurityContext:               podSecurity(opts),
+					InitContainers:                []corev1.Container{copyManager("repo-host-manager", opts)},
 					Containers: []corev1.Container{{
 						Name:    "pgbackrest",
 						Image:   image,

@@ -93,10 +93,7 @@ func StatefulSet(c *pgov1.PGCluster, inst Instance, opts Options) *appsv1.Statef
 }
 
 func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
-	image := c.Spec.Image
-	if image == "" {
-		image = opts.PostgresImages[c.Spec.PostgresVersion]
-	}
+	image := image(c, opts)
 	resources := corev1.ResourceRequirements(c.Spec.Resources)
 	tolerations := c.Spec.Tolerations
 	nodeAffinity := c.Spec.NodeAffinity
@@ -114,9 +111,6 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 		if r.Spec.FailoverPriority != nil {
 			priority = int(*r.Spec.FailoverPriority)
 		}
-	}
-	fieldEnv := func(name, path string) corev1.EnvVar {
-		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}}
 	}
 	env := []corev1.EnvVar{
 		fieldEnv(instanceapi.EnvPodName, "metadata.name"),
@@ -184,36 +178,15 @@ func podSpec(c *pgov1.PGCluster, inst Instance, opts Options) corev1.PodSpec {
 			FailureThreshold: failures,
 		}
 	}
-	containerSecurity := &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr.To(false),
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
+	containerSecurity := containerSecurity()
 	sidecarMounts := slices.DeleteFunc(slices.Clone(mounts), func(m corev1.VolumeMount) bool { return m.Name == "bin" })
 	sidecarMounts = append(sidecarMounts, corev1.VolumeMount{Name: "bin", MountPath: binDir, ReadOnly: true})
 	return corev1.PodSpec{
 		ServiceAccountName:            naming.InstanceServiceAccount(c.Name),
 		EnableServiceLinks:            ptr.To(false),
 		TerminationGracePeriodSeconds: ptr.To[int64](60),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot: ptr.To(true),
-			RunAsUser:    ptr.To(opts.PostgresUID),
-			RunAsGroup:   ptr.To(opts.PostgresGID),
-			FSGroup:      ptr.To(opts.PostgresGID),
-			// Always (the default) makes every file of the volume group
-			// writable at each mount; PostgreSQL then refuses its data
-			// directory. The instance manager also sets 0700 before each
-			// start.
-			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
-			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
-		InitContainers: []corev1.Container{{
-			Name:            "instance-manager",
-			Image:           opts.OperatorImage,
-			Command:         []string{"postgres-operator", "copy-to", binDir},
-			VolumeMounts:    []corev1.VolumeMount{{Name: "bin", MountPath: binDir}},
-			SecurityContext: containerSecurity,
-		}},
+		SecurityContext:               podSecurity(opts),
+		InitContainers:                []corev1.Container{copyManager("instance-manager", opts)},
 		Containers: []corev1.Container{{
 			Name:            "database",
 			Image:           image,
